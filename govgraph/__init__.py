@@ -1,0 +1,7 @@
+"""govgraph: a GraphQL federated query service over government department data."""
+
+from govgraph.catalog.loader import load_catalog
+from govgraph.server import create_app
+from govgraph.settings import Settings
+
+__all__ = ["Settings", "create_app", "load_catalog"]

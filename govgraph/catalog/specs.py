@@ -1,0 +1,104 @@
+"""The catalog's YAML files as typed, frozen pydantic models.
+
+These mirror the files one to one. ``loader.py`` validates them and
+``model.py`` compiles them into the resolved catalog the rest of govgraph
+reads.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+
+from govgraph.catalog.frequency import Frequency
+
+Classification = Literal["public", "internal", "conditional", "sensitive", "not_shared", "secret"]
+MaskName = Literal["id_number", "name", "address", "amount_band"]
+
+IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+TYPE_REFERENCE = r"^\[?[A-Za-z_][A-Za-z0-9_]*\]?$"
+
+
+class Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Text(Spec):
+    zh: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+
+class SourceSpec(Spec):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    kind: Literal["sql"]
+    url: str = Field(min_length=1)
+    db_schema: str | None = Field(default=None, alias="schema")
+    timeout: PositiveFloat = 5.0
+    stale_if_error: PositiveInt | None = None
+    max_concurrency: PositiveInt = 8
+
+
+class LookupSpec(Spec):
+    table: str = Field(pattern=IDENTIFIER)
+    match: str = Field(pattern=IDENTIFIER)
+    column: str | None = Field(default=None, pattern=IDENTIFIER)
+
+
+class ObjectFieldSpec(Spec):
+    type: str = Field(pattern=TYPE_REFERENCE)
+    column: str = Field(pattern=IDENTIFIER)
+    description: Text
+
+
+class ObjectSpec(Spec):
+    description: Text
+    fields: dict[str, ObjectFieldSpec] = Field(min_length=1)
+
+
+class FieldSpec(Spec):
+    type: str = Field(pattern=TYPE_REFERENCE)
+    column: str | None = Field(default=None, pattern=IDENTIFIER)
+    lookup: LookupSpec | None = None
+    classification: Classification
+    frequency: Frequency | None = None
+    cache_ttl: PositiveInt | None = None
+    mask: MaskName | None = None
+    description: Text
+
+    @model_validator(mode="after")
+    def _column_or_lookup(self) -> FieldSpec:
+        if self.column and self.lookup:
+            raise ValueError("a field has either a column or a lookup, not both")
+        if self.type.startswith("[") and not self.lookup:
+            raise ValueError("a list field needs a lookup")
+        if self.lookup and not self.type.startswith("["):
+            raise ValueError("a lookup field must have a list type such as [Property]")
+        return self
+
+
+class EntityPartSpec(Spec):
+    table: str = Field(pattern=IDENTIFIER)
+    key: str = Field(pattern=IDENTIFIER)
+    fields: dict[str, FieldSpec] = Field(min_length=1)
+
+
+class DepartmentSpec(Spec):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: Text
+    description: Text | None = None
+    source: SourceSpec
+    frequency: Frequency
+    objects: dict[str, ObjectSpec] = {}
+    entities: dict[str, EntityPartSpec] = Field(min_length=1)
+
+
+class EntitySpec(Spec):
+    key: str = Field(pattern=IDENTIFIER)
+    key_type: str = Field(pattern=IDENTIFIER)
+    description: Text
+
+
+class EntitiesFileSpec(Spec):
+    entities: dict[str, EntitySpec] = Field(min_length=1)

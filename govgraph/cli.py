@@ -1,0 +1,126 @@
+"""The ``govgraph`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from govgraph.errors import GovgraphError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    arguments = parser.parse_args(argv)
+    if not hasattr(arguments, "run"):
+        parser.print_help()
+        return 2
+    try:
+        return arguments.run(arguments) or 0
+    except GovgraphError as error:
+        print(f"govgraph: {error}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="govgraph", description="GraphQL over the city's departments.")
+    commands = parser.add_subparsers(title="commands")
+
+    demo = commands.add_parser("demo", help="the demo city's data").add_subparsers(title="demo commands")
+    generate = demo.add_parser("generate", help="write the six department SQLite databases")
+    generate.add_argument("--scale", type=_positive, default=None, help="number of persons (default 10000)")
+    generate.add_argument("--out", type=Path, default=Path(os.environ.get("GOVGRAPH_DEMO_DIR", "var/demo")))
+    generate.add_argument("--seed", type=int, default=None)
+    generate.add_argument("--quiet", action="store_true", help="no progress bar")
+    generate.set_defaults(run=_demo_generate)
+    load = demo.add_parser("load", help="load the demo city into PostgreSQL, one schema per department")
+    load.add_argument("--url", required=True, help="e.g. postgresql://postgres@127.0.0.1:5432/govgraph_demo")
+    load.add_argument("--scale", type=_positive, default=None)
+    load.add_argument("--seed", type=int, default=None)
+    load.add_argument("--quiet", action="store_true")
+    load.set_defaults(run=_demo_load)
+
+    serve = commands.add_parser("serve", help="serve GraphQL")
+    serve.add_argument("--catalog", type=Path, default=None, help="catalog directory (default: the demo's)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=_positive, default=1)
+    serve.set_defaults(run=_serve)
+
+    catalog = commands.add_parser("catalog", help="the catalog").add_subparsers(title="catalog commands")
+    check = catalog.add_parser("check", help="validate a catalog directory")
+    check.add_argument("directory", type=Path)
+    check.set_defaults(run=_catalog_check)
+    return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _demo_options(arguments: argparse.Namespace) -> dict[str, object]:
+    options: dict[str, object] = {"progress": not arguments.quiet}
+    if arguments.scale is not None:
+        options["scale"] = arguments.scale
+    if arguments.seed is not None:
+        options["seed"] = arguments.seed
+    return options
+
+
+def _demo_generate(arguments: argparse.Namespace) -> int:
+    from govgraph.demo import generate_sqlite
+
+    generate_sqlite(arguments.out, **_demo_options(arguments))  # type: ignore[arg-type]
+    print(f"demo city written to {arguments.out}", file=sys.stderr)
+    return 0
+
+
+def _demo_load(arguments: argparse.Namespace) -> int:
+    from govgraph.demo import load_postgres
+
+    asyncio.run(load_postgres(arguments.url, **_demo_options(arguments)))  # type: ignore[arg-type]
+    print("demo city loaded; serve it with, for each department D:", file=sys.stderr)
+    print("  GOVGRAPH_<D>_URL=postgresql+asyncpg://... (e.g. GOVGRAPH_TAXATION_URL)", file=sys.stderr)
+    return 0
+
+
+def _serve(arguments: argparse.Namespace) -> int:
+    import uvicorn
+
+    from govgraph.catalog.loader import load_catalog
+
+    if arguments.catalog is not None:
+        os.environ["GOVGRAPH_CATALOG"] = str(arguments.catalog.resolve())
+    from govgraph.settings import Settings
+
+    load_catalog(Settings().catalog)
+    uvicorn.run(
+        "govgraph.server:create_app",
+        factory=True,
+        host=arguments.host,
+        port=arguments.port,
+        workers=arguments.workers,
+    )
+    return 0
+
+
+def _catalog_check(arguments: argparse.Namespace) -> int:
+    from govgraph.catalog.loader import load_catalog
+
+    catalog = load_catalog(arguments.directory)
+    fields = catalog.fields()
+    print(
+        f"catalog ok: {len(catalog.departments)} departments, {len(catalog.entities)} entities, "
+        f"{len(fields)} shared fields, {len(catalog.hidden)} not shared"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""Turn keys into entity objects, one batched fetch per department.
+
+A selection on an entity (``person { name annualIncome spouse { name } }``)
+is planned once per request and field node: which departments, which
+columns, which attributes. Loading then asks each department's loader for
+all keys at once, concurrently, and fills plain attributes, so leaf fields
+need no resolver. References keep the raw key in ``_refs`` for their own
+resolver; lists are looked up by their resolver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import GraphQLResolveInfo
+
+from govgraph.catalog.model import Catalog, Entity, ObjectType
+from govgraph.errors import SourceUnavailable
+from govgraph.resolvers.context import PathError, RequestContext, Transform
+from govgraph.resolvers.selection import collect_subfields, response_key
+from govgraph.sources.base import Row
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    name: str
+    kind: str
+    column: str | None
+    object_type: ObjectType | None
+    response_keys: tuple[str, ...]
+    transform: Transform | None
+
+
+@dataclass(frozen=True, slots=True)
+class DepartmentFetch:
+    department: str
+    table: str
+    key_column: str
+    columns: tuple[str, ...]
+    fills: tuple[Fill, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SelectionPlan:
+    entity: Entity
+    fetches: tuple[DepartmentFetch, ...]
+    """The home department's fetch comes first: its rows decide whether a key exists."""
+
+
+class EntityLoader:
+    """Builds entity and object instances of the generated strawberry types."""
+
+    def __init__(self, catalog: Catalog, types: Mapping[str, type]) -> None:
+        self.catalog = catalog
+        self.types = types
+
+    async def load(
+        self,
+        info: GraphQLResolveInfo,
+        entity_name: str,
+        keys: Sequence[Any],
+        *,
+        in_list: bool,
+        item_paths: Sequence[tuple[str | int, ...]] | None = None,
+    ) -> list[Any]:
+        """Instances for ``keys`` in order; ``None`` where the home department has no record.
+
+        ``in_list`` says whether the results are items of a list at ``info.path``
+        (their paths end in their index); ``item_paths`` gives each path explicitly.
+        """
+        context: RequestContext = info.context
+        plan = self._plan(context, info, entity_name)
+        fetched = await asyncio.gather(
+            *(
+                context.loaders.rows(fetch.department, fetch.table, fetch.key_column, fetch.columns).load_many(keys)
+                for fetch in plan.fetches
+            ),
+            return_exceptions=True,
+        )
+        base_path = tuple(info.path.as_list())
+        cls = self.types[entity_name]
+        home_rows = fetched[0]
+        instances: list[Any] = []
+        for index, key in enumerate(keys):
+            if not isinstance(home_rows, BaseException) and home_rows[index] is None:
+                instances.append(None)
+                continue
+            instance = cls.__new__(cls)
+            values = instance.__dict__
+            values["_key"] = key
+            refs: dict[str, Any] = {}
+            values["_refs"] = refs
+            if item_paths is not None:
+                path = item_paths[index]
+            else:
+                path = (*base_path, index) if in_list else base_path
+            for fetch, rows in zip(plan.fetches, fetched):
+                if isinstance(rows, SourceUnavailable):
+                    self._fail(context, fetch, path, rows, values)
+                    continue
+                if isinstance(rows, BaseException):
+                    raise rows
+                self._fill(fetch, rows[index], values, refs)
+            instances.append(instance)
+        return instances
+
+    def build_object(self, object_type: ObjectType, row: Row) -> Any:
+        cls = self.types[object_type.name]
+        instance = cls.__new__(cls)
+        values = instance.__dict__
+        refs: dict[str, Any] = {}
+        values["_refs"] = refs
+        for object_field in object_type.fields.values():
+            value = row.get(object_field.column)
+            if object_field.type.name in self.catalog.entities:
+                refs[object_field.name] = value
+            else:
+                values[object_field.name] = value
+        return instance
+
+    def _fill(self, fetch: DepartmentFetch, row: Row | None, values: dict[str, Any], refs: dict[str, Any]) -> None:
+        for fill in fetch.fills:
+            if row is None:
+                values[fill.name] = None
+            elif fill.kind == "scalar":
+                value = row[fill.column]
+                values[fill.name] = value if fill.transform is None or value is None else fill.transform(value)
+            elif fill.kind == "reference":
+                refs[fill.name] = row[fill.column]
+            else:
+                object_type = fill.object_type
+                assert object_type is not None
+                if all(row[column] is None for column in object_type.columns):
+                    values[fill.name] = None
+                else:
+                    values[fill.name] = self.build_object(object_type, row)
+
+    def _fail(
+        self,
+        context: RequestContext,
+        fetch: DepartmentFetch,
+        path: tuple[str | int, ...],
+        error: SourceUnavailable,
+        values: dict[str, Any],
+    ) -> None:
+        for fill in fetch.fills:
+            values[fill.name] = None
+            for key in fill.response_keys:
+                context.path_errors.append(PathError((*path, key), error))
+
+    def _plan(self, context: RequestContext, info: GraphQLResolveInfo, entity_name: str) -> SelectionPlan:
+        cache_key = (id(info.field_nodes[0]), entity_name)
+        plan = context.plans.get(cache_key)
+        if plan is None:
+            plan = self._build_plan(context, info, entity_name)
+            context.plans[cache_key] = plan
+        return plan
+
+    def _build_plan(self, context: RequestContext, info: GraphQLResolveInfo, entity_name: str) -> SelectionPlan:
+        entity = self.catalog.entities[entity_name]
+        selected = collect_subfields(info.field_nodes, entity_name, info.fragments, info.variable_values)
+        by_department: dict[str, list[Fill]] = {entity.home_department: []}
+        for name, nodes in selected.items():
+            catalog_field = entity.fields.get(name)
+            if catalog_field is None or catalog_field.kind not in ("scalar", "reference", "object"):
+                continue
+            by_department.setdefault(catalog_field.department, []).append(
+                Fill(
+                    name,
+                    catalog_field.kind,
+                    catalog_field.column,
+                    catalog_field.object_type,
+                    tuple(dict.fromkeys(response_key(node) for node in nodes)),
+                    context.transforms.get(catalog_field.coordinate),
+                )
+            )
+        fetches = []
+        for department, fills in by_department.items():
+            part = entity.parts[department]
+            columns = tuple(dict.fromkeys(column for fill in fills for column in _columns(fill)))
+            fetches.append(DepartmentFetch(department, part.table, part.key_column, columns, tuple(fills)))
+        return SelectionPlan(entity, tuple(fetches))
+
+
+def _columns(fill: Fill) -> tuple[str, ...]:
+    if fill.object_type is not None:
+        return fill.object_type.columns
+    return (fill.column,)  # type: ignore[return-value]

@@ -1,0 +1,58 @@
+"""Resolvers for the fields that are not plain attributes: references and lists.
+
+Each is built by a factory at schema build time, so nothing is late-bound,
+and each asks a loader; none queries on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import strawberry
+
+from govgraph.catalog.model import CatalogField
+from govgraph.resolvers.context import RequestContext
+from govgraph.resolvers.entities import EntityLoader
+
+Resolver = Callable[..., Coroutine[Any, Any, Any]]
+
+
+def reference_resolver(entities: EntityLoader, name: str, target: str) -> Resolver:
+    async def resolve(root: Any, info: strawberry.Info) -> Any:
+        key = root._refs.get(name)
+        if key is None:
+            return None
+        return (await entities.load(info._raw_info, target, [key], in_list=False))[0]
+
+    return resolve
+
+
+def entity_list_resolver(entities: EntityLoader, catalog_field: CatalogField) -> Resolver:
+    lookup = catalog_field.lookup
+    assert lookup is not None and lookup.column is not None
+    department, table, match, column = catalog_field.department, lookup.table, lookup.match, lookup.column
+    target = catalog_field.type.name
+
+    async def resolve(root: Any, info: strawberry.Info) -> list[Any]:
+        context: RequestContext = info.context
+        rows = await context.loaders.lookup(department, table, match, (column,)).load(root._key)
+        keys = list(dict.fromkeys(row[column] for row in rows if row[column] is not None))
+        if not keys:
+            return []
+        return await entities.load(info._raw_info, target, keys, in_list=True)
+
+    return resolve
+
+
+def object_list_resolver(entities: EntityLoader, catalog_field: CatalogField) -> Resolver:
+    lookup, object_type = catalog_field.lookup, catalog_field.object_type
+    assert lookup is not None and object_type is not None
+    department, table, match, columns = catalog_field.department, lookup.table, lookup.match, object_type.columns
+
+    async def resolve(root: Any, info: strawberry.Info) -> list[Any]:
+        context: RequestContext = info.context
+        rows = await context.loaders.lookup(department, table, match, columns).load(root._key)
+        return [entities.build_object(object_type, row) for row in rows]
+
+    return resolve

@@ -1,0 +1,75 @@
+"""Build the federated strawberry schema from a catalog, once, at start-up."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import strawberry
+import strawberry.tools
+from graphql import GraphQLError
+from strawberry.types import ExecutionContext
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.config import StrawberryConfig
+
+from govgraph.catalog.model import Catalog
+from govgraph.errors import GovgraphError
+from govgraph.resolvers.entities import EntityLoader
+from govgraph.schema.root import root_fields
+from govgraph.schema.scalars import SCALAR_MAP
+from govgraph.schema.types import build_types
+
+FEDERATION_VERSION = "2.11"
+
+logger = logging.getLogger("govgraph.schema")
+
+
+class GovgraphSchema(strawberry.federation.Schema):
+    """Logs only unexpected errors, with the request id; expected ones are the client's business."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        context = execution_context.context if execution_context else None
+        request_id = getattr(context, "request_id", "-")
+        for error in errors:
+            original = error.original_error
+            if original is not None and not isinstance(original, (GovgraphError, GraphQLError)):
+                logger.error(
+                    "unexpected error in request %s at %s", request_id, error.path, exc_info=original
+                )
+
+
+def build_schema(
+    catalog: Catalog, extensions: Sequence[type[SchemaExtension]] = ()
+) -> tuple[GovgraphSchema, EntityLoader]:
+    entities = EntityLoader(catalog, {})
+    classes = build_types(catalog, entities)
+    for entity in catalog.entities.values():
+        _add_resolve_reference(classes[entity.name], entities, entity.name, entity.key_field)
+    query = strawberry.tools.create_type(
+        "Query",
+        root_fields(catalog, entities, classes),
+        description="govgraph: one schema over the city's departments.",
+    )
+    schema = GovgraphSchema(
+        query=query,
+        types=list(classes.values()),
+        extensions=list(extensions),
+        federation_version=FEDERATION_VERSION,
+        config=StrawberryConfig(
+            auto_camel_case=False,
+            disable_field_suggestions=True,
+            scalar_map=SCALAR_MAP,
+        ),
+    )
+    return schema, entities
+
+
+def _add_resolve_reference(cls: type, entities: EntityLoader, entity_name: str, key_field: str) -> None:
+    async def resolve_reference(info: strawberry.Info, **representation: Any) -> Any:
+        key = representation.get(key_field)
+        if key is None:
+            return None
+        return (await entities.load(info._raw_info, entity_name, [key], in_list=False))[0]
+
+    cls.resolve_reference = staticmethod(resolve_reference)  # type: ignore[attr-defined]

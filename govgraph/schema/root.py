@@ -1,0 +1,165 @@
+"""Root fields: one entity by key, many by keys, and the public enterprise directory.
+
+No ``from __future__ import annotations`` here: strawberry must see the
+locally built connection types as real classes.
+"""
+
+
+import base64
+import inspect
+import binascii
+from typing import Any, Optional
+
+import strawberry
+
+from govgraph.catalog.model import Catalog, Entity
+from govgraph.errors import BadUserInput
+from govgraph.resolvers.context import RequestContext
+from govgraph.resolvers.entities import EntityLoader
+from govgraph.schema.scalars import PYTHON_TYPES
+
+MAX_KEYS = 1000
+MAX_PAGE = 100
+
+
+def singular(entity: Entity) -> str:
+    return entity.name[0].lower() + entity.name[1:]
+
+
+def plural(word: str) -> str:
+    if word.endswith("y") and word[-2:-1] not in "aeiou":
+        return word[:-1] + "ies"
+    return word + "s"
+
+
+def root_fields(catalog: Catalog, entities: EntityLoader, classes: dict[str, type]) -> list[Any]:
+    fields = []
+    for entity in catalog.entities.values():
+        fields.append(_one(entities, entity, classes[entity.name]))
+        fields.append(_many(entities, entity, classes[entity.name]))
+    if "Enterprise" in catalog.entities:
+        fields.append(_directory(catalog, entities, classes["Enterprise"]))
+    return fields
+
+
+def _one(entities: EntityLoader, entity: Entity, cls: type) -> Any:
+    name, key_type = entity.name, PYTHON_TYPES[entity.key_type]
+
+    async def resolve(info: strawberry.Info, **arguments: Any) -> Any:
+        (key,) = arguments.values()
+        return (await entities.load(info._raw_info, name, [key], in_list=False))[0]
+
+    _set_signature(resolve, entity.key_field, key_type, Optional[cls])  # noqa: UP045
+    return strawberry.field(
+        resolver=resolve,
+        name=singular(entity),
+        description=f"One {entity.name} by `{entity.key_field}`, or null when no such record exists.",
+    )
+
+
+def _many(entities: EntityLoader, entity: Entity, cls: type) -> Any:
+    name, key_type = entity.name, PYTHON_TYPES[entity.key_type]
+    argument = plural(entity.key_field)
+
+    async def resolve(info: strawberry.Info, **arguments: Any) -> list[Any]:
+        (keys,) = arguments.values()
+        if len(keys) > MAX_KEYS:
+            raise BadUserInput(f"{argument} takes at most {MAX_KEYS} keys, got {len(keys)}")
+        return await entities.load(info._raw_info, name, keys, in_list=True)
+
+    _set_signature(resolve, argument, list[key_type], list[Optional[cls]])  # noqa: UP045
+    return strawberry.field(
+        resolver=resolve,
+        name=plural(singular(entity)),
+        description=(
+            f"Several {entity.name} records by `{argument}` (at most {MAX_KEYS}), in the order asked; "
+            "null where no such record exists."
+        ),
+    )
+
+
+def _set_signature(function: Any, argument: str, argument_type: Any, return_type: Any) -> None:
+    """Give a generated resolver the argument name the catalog chose (``idNumber``, ``creditCodes``)."""
+    function.__annotations__ = {"info": strawberry.Info, argument: argument_type, "return": return_type}
+    function.__signature__ = inspect.Signature(
+        [
+            inspect.Parameter("info", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=strawberry.Info),
+            inspect.Parameter(argument, inspect.Parameter.KEYWORD_ONLY, annotation=argument_type),
+        ],
+        return_annotation=return_type,
+    )
+
+
+@strawberry.type(description="Where a page ends and whether another follows.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(name="hasNextPage")
+    end_cursor: Optional[str] = strawberry.field(name="endCursor")  # noqa: UP045
+
+
+def encode_cursor(key: str) -> str:
+    return base64.urlsafe_b64encode(f"key:{key}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise BadUserInput("after is not a cursor returned by this field") from None
+    if not text.startswith("key:"):
+        raise BadUserInput("after is not a cursor returned by this field")
+    return text[4:]
+
+
+def _directory(catalog: Catalog, entities: EntityLoader, enterprise_cls: type) -> Any:
+    entity = catalog.entities["Enterprise"]
+    home = entity.home
+    status_column = entity.fields["status"].column if "status" in entity.fields else None
+
+    @strawberry.type(name="EnterpriseEdge", description="One enterprise in the directory.")
+    class EnterpriseEdge:
+        cursor: str
+        node: Optional[enterprise_cls]  # type: ignore[valid-type]  # noqa: UP045
+
+    @strawberry.type(name="EnterpriseConnection", description="A page of the public enterprise directory.")
+    class EnterpriseConnection:
+        edges: list[EnterpriseEdge]
+        page_info: PageInfo = strawberry.field(name="pageInfo")
+
+    async def resolve(
+        info: strawberry.Info, first: int = 20, after: Optional[str] = None, status: Optional[str] = None  # noqa: UP045
+    ) -> EnterpriseConnection:
+        if not 1 <= first <= MAX_PAGE:
+            raise BadUserInput(f"first must be between 1 and {MAX_PAGE}, got {first}")
+        context: RequestContext = info.context
+        start = decode_cursor(after) if after is not None else None
+        equals = {status_column: status} if status is not None and status_column else {}
+        keys = await context.loaders.scan(
+            entity.home_department, home.table, home.key_column, equals=equals, after=start, limit=first + 1
+        )
+        page = keys[:first]
+        if not page:
+            return EnterpriseConnection(edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None))
+        base = tuple(info._raw_info.path.as_list())
+        paths = [(*base, "edges", index, "node") for index in range(len(page))]
+        nodes = await entities.load(info._raw_info, entity.name, page, in_list=True, item_paths=paths)
+        edges = [EnterpriseEdge(cursor=encode_cursor(key), node=node) for key, node in zip(page, nodes)]
+        return EnterpriseConnection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=len(keys) > first, end_cursor=edges[-1].cursor if edges else None),
+        )
+
+    resolve.__annotations__ = {
+        "info": strawberry.Info,
+        "first": int,
+        "after": Optional[str],  # noqa: UP045
+        "status": Optional[str],  # noqa: UP045
+        "return": EnterpriseConnection,
+    }
+    return strawberry.field(
+        resolver=resolve,
+        name="enterpriseDirectory",
+        description=(
+            "The public enterprise directory, ordered by credit code and paginated by cursor "
+            f"(`first` at most {MAX_PAGE}); `status` filters by registration status, e.g. 存续."
+        ),
+    )

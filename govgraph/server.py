@@ -1,0 +1,96 @@
+"""The Starlette application: /graphql (with GraphiQL), /healthz and /readyz.
+
+``create_app(settings)`` builds everything from one settings object. The
+catalog is read and the schema built at construction; department engines
+are opened in the lifespan and disposed on shutdown. Nothing connects at
+import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from govgraph.catalog.loader import load_catalog
+from govgraph.catalog.model import Catalog
+from govgraph.endpoint import GraphQLEndpoint
+from govgraph.errors import SourceUnavailable
+from govgraph.schema.build import build_schema
+from govgraph.settings import Settings
+from govgraph.sources.base import Source
+from govgraph.sources.sql import SqlSource
+
+
+def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] | None = None) -> Starlette:
+    """Build the app; ``environ`` replaces ``os.environ`` for the catalog's ``${VAR}`` references."""
+    settings = settings or Settings()
+    catalog = load_catalog(settings.catalog, env=environ)
+    schema, _ = build_schema(catalog)
+    graphql = GraphQLEndpoint(schema, graphql_ide="graphiql" if settings.graphiql else None)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        sources = build_sources(catalog)
+        app.state.sources = sources
+        await asyncio.gather(*(source.open() for source in sources.values()))
+        try:
+            yield
+        finally:
+            await asyncio.gather(*(source.close() for source in sources.values()))
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> JSONResponse:
+        sources: Mapping[str, Source] = request.app.state.sources
+        results = await asyncio.gather(
+            *(_check(source, settings.readiness_timeout) for source in sources.values())
+        )
+        departments = dict(zip(sources, results))
+        ready = all(status == "ok" for status in departments.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "unavailable", "departments": departments},
+            status_code=200 if ready else 503,
+        )
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.catalog = catalog
+    app.state.schema = schema
+    return app
+
+
+def build_sources(catalog: Catalog) -> dict[str, Source]:
+    return {
+        department.id: SqlSource(
+            department.id,
+            department.source.url,
+            department.tables,
+            db_schema=department.source.db_schema,
+            timeout=department.source.timeout,
+            max_concurrency=department.source.max_concurrency,
+        )
+        for department in catalog.departments.values()
+    }
+
+
+async def _check(source: Source, timeout: float) -> str:
+    try:
+        async with asyncio.timeout(timeout):
+            await source.check()
+    except (SourceUnavailable, TimeoutError):
+        return "unavailable"
+    return "ok"

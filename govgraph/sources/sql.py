@@ -1,0 +1,128 @@
+"""``SqlSource``: one SQLAlchemy async adapter for SQLite and PostgreSQL.
+
+The same code serves ``sqlite+aiosqlite`` and ``postgresql+asyncpg`` URLs.
+Tables are declared once from the catalog's column types, so dates,
+booleans and numbers come back as the same Python values from both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from govgraph.errors import SourceUnavailable
+from govgraph.sources.base import Row
+
+logger = logging.getLogger("govgraph.sources")
+
+SQL_TYPES: dict[str, type[sa.types.TypeEngine[Any]]] = {
+    "String": sa.Text,
+    "IdNumber": sa.Text,
+    "CreditCode": sa.Text,
+    "Int": sa.Integer,
+    "Float": sa.Float,
+    "Boolean": sa.Boolean,
+    "Date": sa.Date,
+}
+
+# asyncpg refuses more than 32767 parameters per statement; stay well below
+# on every dialect so one chunk size fits both.
+MAX_KEYS_PER_QUERY = 5000
+
+
+class SqlSource:
+    def __init__(
+        self,
+        department: str,
+        url: str,
+        tables: Mapping[str, Mapping[str, str]],
+        *,
+        db_schema: str | None = None,
+        timeout: float = 5.0,
+        max_concurrency: int = 8,
+        max_keys_per_query: int = MAX_KEYS_PER_QUERY,
+    ) -> None:
+        self.department = department
+        self.max_keys_per_query = max_keys_per_query
+        self.timeout = timeout
+        self._url = url
+        self._metadata = sa.MetaData(schema=db_schema)
+        self._tables = {
+            name: sa.Table(
+                name,
+                self._metadata,
+                *(sa.Column(column, SQL_TYPES[type_name]) for column, type_name in columns.items()),
+            )
+            for name, columns in tables.items()
+        }
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._max_concurrency = max_concurrency
+        self.engine: AsyncEngine | None = None
+
+    async def open(self) -> None:
+        options: dict[str, Any] = {"pool_pre_ping": False}
+        if self._url.startswith("postgresql"):
+            options.update(pool_size=self._max_concurrency, max_overflow=0)
+        self.engine = create_async_engine(self._url, **options)
+
+    async def close(self) -> None:
+        if self.engine is not None:
+            await self.engine.dispose()
+            self.engine = None
+
+    async def check(self) -> None:
+        await self._run(sa.select(sa.literal(1)))
+
+    async def fetch(
+        self, table: str, key_column: str, columns: Sequence[str], keys: Sequence[Any]
+    ) -> dict[Any, Row]:
+        source_table = self._tables[table]
+        key = source_table.c[key_column]
+        selected = [key, *(source_table.c[column] for column in columns if column != key_column)]
+        rows = await self._run(sa.select(*selected).where(key.in_(keys)))
+        return {row[key_column]: row for row in rows}
+
+    async def lookup(
+        self, table: str, match_column: str, columns: Sequence[str], keys: Sequence[Any]
+    ) -> dict[Any, list[Row]]:
+        source_table = self._tables[table]
+        match = source_table.c[match_column]
+        selected = [match, *(source_table.c[column] for column in columns if column != match_column)]
+        order = [match, *selected[1:]]
+        rows = await self._run(sa.select(*selected).where(match.in_(keys)).order_by(*order))
+        grouped: dict[Any, list[Row]] = {}
+        for row in rows:
+            grouped.setdefault(row[match_column], []).append(row)
+        return grouped
+
+    async def scan(
+        self, table: str, key_column: str, *, equals: Mapping[str, Any], after: Any | None, limit: int
+    ) -> list[Any]:
+        source_table = self._tables[table]
+        key = source_table.c[key_column]
+        statement = sa.select(key).order_by(key).limit(limit)
+        for column, value in equals.items():
+            statement = statement.where(source_table.c[column] == value)
+        if after is not None:
+            statement = statement.where(key > after)
+        return [row[key_column] for row in await self._run(statement)]
+
+    async def _run(self, statement: sa.Select[Any]) -> list[Row]:
+        if self.engine is None:
+            raise SourceUnavailable(self.department, "not connected")
+        try:
+            async with asyncio.timeout(self.timeout), self._slots, self.engine.connect() as connection:
+                result = await connection.execute(statement)
+                return [dict(row) for row in result.mappings()]
+        except TimeoutError:
+            logger.warning("department %s timed out after %.1fs", self.department, self.timeout)
+            raise SourceUnavailable(self.department, "timed out") from None
+        except (SQLAlchemyError, OSError) as error:
+            logger.warning("department %s failed: %s", self.department, type(error).__name__)
+            raise SourceUnavailable(self.department) from None
