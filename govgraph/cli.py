@@ -50,6 +50,16 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=_positive, default=1)
     serve.set_defaults(run=_serve)
 
+    token = commands.add_parser("token", help="print a demo token (HS256, development only)")
+    token.add_argument("--role", action="append", required=True, help="a role from policy.yaml; repeatable")
+    token.add_argument("--purpose", default=None, help="e.g. housing-subsidy")
+    token.add_argument("--sub", default=None, help="subject (default: demo-<role>)")
+    token.add_argument("--dept", default=None, help="department (default: the role's, from policy.yaml)")
+    token.add_argument(
+        "--ttl", type=_positive, default=8 * 3600, help="seconds the token is valid (default 8h)"
+    )
+    token.set_defaults(run=_token)
+
     catalog = commands.add_parser("catalog", help="the catalog").add_subparsers(title="catalog commands")
     check = catalog.add_parser("check", help="validate a catalog directory")
     check.add_argument("directory", type=Path)
@@ -110,11 +120,59 @@ def _serve(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _token(arguments: argparse.Namespace) -> int:
+    import datetime
+
+    from govgraph.auth.policy import load_policy
+    from govgraph.auth.tokens import DEMO_SECRET, issue_token
+    from govgraph.catalog.loader import load_catalog
+    from govgraph.settings import Settings
+
+    settings = Settings()
+    if settings.environment == "production":
+        print(
+            "govgraph: token issues development tokens only; production tokens come from your identity provider",
+            file=sys.stderr,
+        )
+        return 2
+    policy = load_policy(settings.policy_path, load_catalog(settings.catalog))
+    unknown = [role for role in arguments.role if role not in policy.roles]
+    if unknown:
+        print(f"govgraph: unknown role {unknown[0]}; roles: {', '.join(policy.roles)}", file=sys.stderr)
+        return 2
+    if arguments.purpose is not None and arguments.purpose not in policy.purposes:
+        print(
+            f"govgraph: unknown purpose {arguments.purpose}; purposes: {', '.join(policy.purposes)}",
+            file=sys.stderr,
+        )
+        return 2
+    department = arguments.dept or policy.roles[arguments.role[0]].department
+    secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else DEMO_SECRET
+    print(
+        issue_token(
+            secret,
+            subject=arguments.sub or f"demo-{arguments.role[0]}",
+            roles=arguments.role,
+            department=department,
+            purpose=arguments.purpose,
+            ttl=datetime.timedelta(seconds=arguments.ttl),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+    )
+    return 0
+
+
 def _catalog_check(arguments: argparse.Namespace) -> int:
+    from govgraph.auth.policy import load_policy
     from govgraph.catalog.loader import load_catalog
 
     catalog = load_catalog(arguments.directory)
     fields = catalog.fields()
+    policy_file = arguments.directory / "policy.yaml"
+    if policy_file.exists():
+        policy = load_policy(policy_file, catalog)
+        print(f"policy ok: {len(policy.roles)} roles, {len(policy.purposes)} purposes")
     print(
         f"catalog ok: {len(catalog.departments)} departments, {len(catalog.entities)} entities, "
         f"{len(fields)} shared fields, {len(catalog.hidden)} not shared"

@@ -19,6 +19,9 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 
+from govgraph.auth.decisions import Authorizer
+from govgraph.auth.middleware import request_id_of
+from govgraph.auth.principal import ANONYMOUS
 from govgraph.errors import GovgraphError
 from govgraph.resolvers.context import RequestContext
 from govgraph.resolvers.loaders import Loaders
@@ -27,10 +30,22 @@ logger = logging.getLogger("govgraph.endpoint")
 
 
 class GraphQLEndpoint(GraphQL):
-    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> RequestContext:
+    def __init__(
+        self, schema: Any, *, authorizer: Authorizer | None, requirements: Any, **options: Any
+    ) -> None:
+        super().__init__(schema, **options)
+        self.authorizer = authorizer
+        self.requirements = requirements
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> RequestContext:
         context = RequestContext(
-            request_id=uuid.uuid4().hex,
+            request_id=request_id_of(request.scope),
             loaders=Loaders(request.app.state.sources),
+            principal=request.scope.get("state", {}).get("principal", ANONYMOUS),
+            authorizer=self.authorizer,
+            requirements=self.requirements,
             request=request,
             response=response,
         )
@@ -43,7 +58,11 @@ class GraphQLEndpoint(GraphQL):
         errors = [format_error(error, request_id) for error in result.errors or ()]
         if context is not None and result.data is not None:
             errors.extend(
-                {"message": path_error.error.message, "path": list(path_error.path), "extensions": path_error.error.extensions()}
+                {
+                    "message": path_error.error.message,
+                    "path": list(path_error.path),
+                    "extensions": path_error.error.extensions(),
+                }
                 for path_error in context.path_errors
             )
         response: GraphQLHTTPResponse = {"data": result.data}

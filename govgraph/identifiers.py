@@ -22,7 +22,7 @@ _CREDIT_CODE_VALUES = {char: value for value, char in enumerate(CREDIT_CODE_ALPH
 
 
 def id_number_check_char(first17: str) -> str:
-    total = sum(int(digit) * weight for digit, weight in zip(first17, ID_NUMBER_WEIGHTS))
+    total = sum(int(digit) * weight for digit, weight in zip(first17, ID_NUMBER_WEIGHTS, strict=False))
     return ID_NUMBER_CHECK_CHARS[total % 11]
 
 
@@ -32,20 +32,20 @@ def validate_id_number(value: str) -> str:
     if len(value) != 18:
         raise ValueError(f"a resident ID number has 18 characters, got {len(value)}")
     if not _ID_NUMBER_SHAPE.match(value):
-        raise ValueError(
-            "a resident ID number is 17 digits followed by a digit or 'X' (upper case)"
-        )
+        raise ValueError("a resident ID number is 17 digits followed by a digit or 'X' (upper case)")
     try:
         datetime.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
-        raise ValueError("a resident ID number's characters 7-14 must be a valid birth date (YYYYMMDD)") from None
+        raise ValueError(
+            "a resident ID number's characters 7-14 must be a valid birth date (YYYYMMDD)"
+        ) from None
     if id_number_check_char(value[:17]) != value[17]:
         raise ValueError("a resident ID number's check character (ISO 7064 MOD 11-2) does not match")
     return value
 
 
 def credit_code_check_char(first17: str) -> str:
-    total = sum(_CREDIT_CODE_VALUES[char] * weight for char, weight in zip(first17, CREDIT_CODE_WEIGHTS))
+    total = sum(_CREDIT_CODE_VALUES[char] * weight for char, weight in zip(first17, CREDIT_CODE_WEIGHTS, strict=False))
     return CREDIT_CODE_ALPHABET[(31 - total % 31) % 31]
 
 

@@ -1,9 +1,9 @@
 """The Starlette application: /graphql (with GraphiQL), /healthz and /readyz.
 
 ``create_app(settings)`` builds everything from one settings object. The
-catalog is read and the schema built at construction; department engines
-are opened in the lifespan and disposed on shutdown. Nothing connects at
-import time.
+catalog and policy are read and the schema built at construction;
+department engines are opened in the lifespan and disposed on shutdown.
+Nothing connects at import time.
 """
 
 from __future__ import annotations
@@ -13,15 +13,23 @@ import contextlib
 from collections.abc import AsyncIterator, Mapping
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from govgraph.auth.coordinates import build_requirements
+from govgraph.auth.decisions import Authorizer
+from govgraph.auth.extension import AuthorizationExtension
+from govgraph.auth.middleware import AuthenticationMiddleware
+from govgraph.auth.policy import OPERATIONS, load_policy
+from govgraph.auth.tokens import verifier_for
 from govgraph.catalog.loader import load_catalog
 from govgraph.catalog.model import Catalog
 from govgraph.endpoint import GraphQLEndpoint
 from govgraph.errors import SourceUnavailable
 from govgraph.schema.build import build_schema
+from govgraph.schema.root import entity_root_fields
 from govgraph.settings import Settings
 from govgraph.sources.base import Source
 from govgraph.sources.sql import SqlSource
@@ -31,8 +39,16 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
     """Build the app; ``environ`` replaces ``os.environ`` for the catalog's ``${VAR}`` references."""
     settings = settings or Settings()
     catalog = load_catalog(settings.catalog, env=environ)
-    schema, _ = build_schema(catalog)
-    graphql = GraphQLEndpoint(schema, graphql_ide="graphiql" if settings.graphiql else None)
+    policy = load_policy(settings.policy_path, catalog)
+    authorizer = Authorizer(catalog, policy, OPERATIONS) if settings.authorization else None
+    requirements = build_requirements(catalog, entity_root_fields(catalog), OPERATIONS)
+    schema, _ = build_schema(catalog, extensions=[AuthorizationExtension])
+    graphql = GraphQLEndpoint(
+        schema,
+        graphql_ide="graphiql" if settings.graphiql else None,
+        authorizer=authorizer,
+        requirements=requirements,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -52,7 +68,7 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
         results = await asyncio.gather(
             *(_check(source, settings.readiness_timeout) for source in sources.values())
         )
-        departments = dict(zip(sources, results))
+        departments = dict(zip(sources, results, strict=False))
         ready = all(status == "ok" for status in departments.values())
         return JSONResponse(
             {"status": "ready" if ready else "unavailable", "departments": departments},
@@ -65,10 +81,13 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],
+        middleware=[Middleware(AuthenticationMiddleware, verifier=verifier_for(settings))],
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.catalog = catalog
+    app.state.policy = policy
+    app.state.authorizer = authorizer
     app.state.schema = schema
     return app
 

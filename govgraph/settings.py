@@ -1,13 +1,15 @@
 """All of govgraph's configuration, in one pydantic-settings object.
 
 Every setting can be given as a ``GOVGRAPH_*`` environment variable, e.g.
-``GOVGRAPH_CATALOG=/etc/govgraph/catalog``.
+``GOVGRAPH_CATALOG=/etc/govgraph/catalog`` or ``GOVGRAPH_ENVIRONMENT=production``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO_CATALOG = Path(__file__).parent / "demo" / "catalog"
@@ -16,9 +18,44 @@ DEMO_CATALOG = Path(__file__).parent / "demo" / "catalog"
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GOVGRAPH_", frozen=True, extra="ignore")
 
+    environment: Literal["development", "production"] = "development"
     catalog: Path = DEMO_CATALOG
     """The catalog directory: entities.yaml, departments/*.yaml and policy.yaml."""
+    policy: Path | None = None
+    """The policy file; default: policy.yaml in the catalog directory."""
     graphiql: bool = True
     """Serve GraphiQL to browsers on GET /graphql."""
     readiness_timeout: float = 3.0
     """Seconds /readyz waits for each department."""
+
+    jwt_secret: SecretStr | None = None
+    """HS256 secret (development only). Unset in development: the demo secret, which `govgraph token` uses."""
+    jwt_algorithms: tuple[str, ...] | None = None
+    """Accepted algorithms; default HS256 in development, RS256 and ES256 in production."""
+    jwt_public_key_file: Path | None = None
+    """PEM public key for RS256/ES256."""
+    jwt_jwks_url: str | None = None
+    """JWKS URL for RS256/ES256 keys, fetched and cached."""
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+
+    authorization: bool = True
+    """Field-level authorization. Only benchmarks switch it off; production refuses to."""
+
+    @model_validator(mode="after")
+    def _production_is_strict(self) -> Settings:
+        if self.environment != "production":
+            return self
+        if not self.authorization:
+            raise ValueError("authorization cannot be switched off in production")
+        if self.jwt_public_key_file is None and self.jwt_jwks_url is None:
+            raise ValueError("production needs GOVGRAPH_JWT_PUBLIC_KEY_FILE or GOVGRAPH_JWT_JWKS_URL")
+        if self.jwt_issuer is None or self.jwt_audience is None:
+            raise ValueError("production needs GOVGRAPH_JWT_ISSUER and GOVGRAPH_JWT_AUDIENCE")
+        if any(algorithm.startswith("HS") for algorithm in self.jwt_algorithms or ()):
+            raise ValueError("production accepts only asymmetric algorithms (RS256, ES256)")
+        return self
+
+    @property
+    def policy_path(self) -> Path:
+        return self.policy or self.catalog / "policy.yaml"

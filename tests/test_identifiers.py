@@ -10,7 +10,9 @@ from govgraph.identifiers import (
 )
 
 
-@pytest.mark.parametrize("value", ["110101199003071233", "110101199208152467", "110105196504123312", "11010519491231002X"])
+@pytest.mark.parametrize(
+    "value", ["110101199003071233", "110101199208152467", "110105196504123312", "11010519491231002X"]
+)
 def test_valid_id_numbers(value: str) -> None:
     assert validate_id_number(value) == value
     assert id_number_check_char(value[:17]) == value[17]

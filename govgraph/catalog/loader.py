@@ -98,7 +98,9 @@ def _interpolate_source(file: str, source: dict[str, Any], env: Mapping[str, str
     url = resolved.get("url")
     if isinstance(url, str) and url and not url.startswith(SUPPORTED_URL_SCHEMES):
         raise CatalogError(
-            file, "source.url", "unsupported URL scheme; expected sqlite+aiosqlite:// or postgresql+asyncpg://"
+            file,
+            "source.url",
+            "unsupported URL scheme; expected sqlite+aiosqlite:// or postgresql+asyncpg://",
         )
     if resolved.get("schema") == "":
         resolved["schema"] = None
@@ -114,13 +116,17 @@ def _compile(
         if name in SCALARS:
             raise CatalogError(entities_file, f"entities.{name}", "an entity cannot be named like a scalar")
         if entity.key_type not in SCALARS:
-            raise CatalogError(entities_file, f"entities.{name}.key_type", f"unknown scalar {entity.key_type}")
+            raise CatalogError(
+                entities_file, f"entities.{name}.key_type", f"unknown scalar {entity.key_type}"
+            )
 
     objects: dict[str, ObjectType] = {}
     seen_departments: dict[str, str] = {}
     for file, department in departments:
         if department.id in seen_departments:
-            raise CatalogError(file, "id", f"department {department.id} is also defined in {seen_departments[department.id]}")
+            raise CatalogError(
+                file, "id", f"department {department.id} is also defined in {seen_departments[department.id]}"
+            )
         seen_departments[department.id] = file
         for object_name, object_spec in department.objects.items():
             where = f"objects.{object_name}"
@@ -136,7 +142,9 @@ def _compile(
                 object_fields[field_name] = ObjectField(
                     field_name, type_ref, object_field.column, object_field.description
                 )
-            objects[object_name] = ObjectType(object_name, department.id, object_spec.description, object_fields)
+            objects[object_name] = ObjectType(
+                object_name, department.id, object_spec.description, object_fields
+            )
 
     fields: dict[str, dict[str, CatalogField]] = {name: {} for name in entity_names}
     claimed_by: dict[str, str] = {}
@@ -147,7 +155,9 @@ def _compile(
         for entity_name, part in department.entities.items():
             where = f"entities.{entity_name}"
             if entity_name not in entity_names:
-                raise CatalogError(file, where, f"unknown entity {entity_name}; entities are declared in {ENTITIES_FILE}")
+                raise CatalogError(
+                    file, where, f"unknown entity {entity_name}; entities are declared in {ENTITIES_FILE}"
+                )
             parts[entity_name][department.id] = EntityPart(department.id, part.table, part.key)
             entity_spec = entities_spec.entities[entity_name]
             _add_column(tables, department.id, part.table, part.key, entity_spec.key_type)
@@ -168,12 +178,16 @@ def _compile(
                 if spec.classification == "not_shared":
                     hidden.add(coordinate)
                     continue
-                compiled = _compile_field(file, field_where, department, entity_name, part, field_name, spec, entity_names, objects)
+                compiled = _compile_field(
+                    file, field_where, department, entity_name, part, field_name, spec, entity_names, objects
+                )
                 fields[entity_name][field_name] = compiled
                 for column in compiled.columns:
                     _add_column(tables, department.id, part.table, column, _column_type(compiled, column))
                 if compiled.lookup is not None:
-                    _add_lookup_columns(tables, department.id, compiled, entities_spec.entities[entity_name].key_type)
+                    _add_lookup_columns(
+                        tables, department.id, compiled, entities_spec.entities[entity_name].key_type
+                    )
 
     compiled_entities = {}
     for entity_name, entity_spec in entities_spec.entities.items():
@@ -197,7 +211,9 @@ def _compile(
                 f"entities.{entity_name}.fields.{entity_spec.key}.column",
                 f"the key field must read the key column {home.key_column}",
             )
-        home_first = sorted(fields[entity_name].values(), key=lambda item: item.department != key_field.department)
+        home_first = sorted(
+            fields[entity_name].values(), key=lambda item: item.department != key_field.department
+        )
         compiled_entities[entity_name] = Entity(
             entity_name,
             entity_spec.key,
@@ -245,16 +261,22 @@ def _compile_field(
     if spec.cache_ttl is not None:
         period = default_ttl(frequency)
         if period is None:
-            raise CatalogError(file, f"{where}.cache_ttl", "a realtime field is never cached, so it takes no cache_ttl")
+            raise CatalogError(
+                file, f"{where}.cache_ttl", "a realtime field is never cached, so it takes no cache_ttl"
+            )
         if spec.cache_ttl > period:
             raise CatalogError(
-                file, f"{where}.cache_ttl", f"cache_ttl {spec.cache_ttl}s is longer than the {frequency} period ({period}s)"
+                file,
+                f"{where}.cache_ttl",
+                f"cache_ttl {spec.cache_ttl}s is longer than the {frequency} period ({period}s)",
             )
     if spec.mask is not None and kind not in ("scalar",):
         raise CatalogError(file, f"{where}.mask", "only scalar fields can be masked")
     lookup = Lookup(spec.lookup.table, spec.lookup.match, spec.lookup.column) if spec.lookup else None
     if kind == "entity_list" and (lookup is None or lookup.column is None):
-        raise CatalogError(file, f"{where}.lookup.column", "a list of entities needs the column holding their key")
+        raise CatalogError(
+            file, f"{where}.lookup.column", "a list of entities needs the column holding their key"
+        )
     if kind == "object_list" and lookup is not None and lookup.column is not None:
         raise CatalogError(file, f"{where}.lookup.column", "a list of objects reads the object's own columns")
     if kind == "object" and spec.column is not None:
@@ -291,13 +313,17 @@ def _kind(
 ) -> FieldKind:
     name = type_ref.name
     if name in objects and objects[name].department != department_id:
-        raise CatalogError(file, f"{where}.type", f"object type {name} belongs to department {objects[name].department}")
+        raise CatalogError(
+            file, f"{where}.type", f"object type {name} belongs to department {objects[name].department}"
+        )
     if type_ref.is_list:
         if name in entity_names:
             return "entity_list"
         if name in objects:
             return "object_list"
-        raise CatalogError(file, f"{where}.type", f"unknown type {type_ref}; a list holds entities or objects")
+        raise CatalogError(
+            file, f"{where}.type", f"unknown type {type_ref}; a list holds entities or objects"
+        )
     if name in SCALARS:
         return "scalar"
     if name in entity_names:
@@ -316,7 +342,10 @@ def _column_type(catalog_field: CatalogField, column: str) -> str:
 
 
 def _add_lookup_columns(
-    tables: dict[str, dict[str, dict[str, str]]], department: str, catalog_field: CatalogField, parent_key_type: str
+    tables: dict[str, dict[str, dict[str, str]]],
+    department: str,
+    catalog_field: CatalogField,
+    parent_key_type: str,
 ) -> None:
     lookup = catalog_field.lookup
     assert lookup is not None
@@ -328,5 +357,7 @@ def _add_lookup_columns(
             _add_column(tables, department, lookup.table, object_field.column, object_field.type.name)
 
 
-def _add_column(tables: dict[str, dict[str, dict[str, str]]], department: str, table: str, column: str, type_name: str) -> None:
+def _add_column(
+    tables: dict[str, dict[str, dict[str, str]]], department: str, table: str, column: str, type_name: str
+) -> None:
     tables[department].setdefault(table, {})[column] = type_name

@@ -84,6 +84,11 @@ class CatalogField:
         return f"{self.entity}.{self.name}"
 
     @property
+    def band_name(self) -> str | None:
+        """The sibling field that serves this amount as a band (``annualIncomeBand``), if masked so."""
+        return f"{self.name}Band" if self.mask == "amount_band" else None
+
+    @property
     def columns(self) -> tuple[str, ...]:
         """Columns of the department's entity table this field reads."""
         if self.kind in ("scalar", "reference"):

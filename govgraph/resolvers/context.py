@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from govgraph.auth.principal import ANONYMOUS, Principal
 from govgraph.errors import GovgraphError
 from govgraph.resolvers.loaders import Loaders
 
@@ -24,8 +25,14 @@ class PathError:
 class RequestContext:
     request_id: str
     loaders: Loaders
+    principal: Principal = ANONYMOUS
+    authorizer: Any = None
+    """The ``Authorizer``, or ``None`` when authorization is switched off (benchmarks only)."""
+    requirements: Any = None
     request: Any = None
     response: Any = None
+    decisions: dict[str, str] = field(default_factory=dict)
+    """Coordinate → read, mask, verify or deny, as decided for this operation."""
     transforms: dict[str, Transform] = field(default_factory=dict)
     """Field coordinate → the function applied to its raw value (a mask), decided per operation."""
     path_errors: list[PathError] = field(default_factory=list)

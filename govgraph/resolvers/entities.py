@@ -15,8 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import GraphQLResolveInfo
+from graphql import FieldNode, GraphQLResolveInfo
 
+from govgraph.auth.masks import mask_amount_band
 from govgraph.catalog.model import Catalog, Entity, ObjectType
 from govgraph.errors import SourceUnavailable
 from govgraph.resolvers.context import PathError, RequestContext, Transform
@@ -28,9 +29,11 @@ from govgraph.sources.base import Row
 class Fill:
     name: str
     kind: str
+    """scalar, reference or object: an attribute; check: a raw value for the verify object."""
     column: str | None
     object_type: ObjectType | None
-    response_keys: tuple[str, ...]
+    paths: tuple[tuple[str, ...], ...]
+    """Where the field appears, relative to the entity (``("annualIncome",)``, ``("verify", "low")``)."""
     transform: Transform | None
 
 
@@ -48,6 +51,8 @@ class SelectionPlan:
     entity: Entity
     fetches: tuple[DepartmentFetch, ...]
     """The home department's fetch comes first: its rows decide whether a key exists."""
+    checks: type | None = None
+    """The entity's checks class when ``verify`` is selected."""
 
 
 class EntityLoader:
@@ -56,6 +61,14 @@ class EntityLoader:
     def __init__(self, catalog: Catalog, types: Mapping[str, type]) -> None:
         self.catalog = catalog
         self.types = types
+        self.bands = {
+            entity.name: {
+                catalog_field.band_name: catalog_field
+                for catalog_field in entity.fields.values()
+                if catalog_field.band_name is not None
+            }
+            for entity in catalog.entities.values()
+        }
 
     async def load(
         self,
@@ -65,17 +78,21 @@ class EntityLoader:
         *,
         in_list: bool,
         item_paths: Sequence[tuple[str | int, ...]] | None = None,
+        field_nodes: Sequence[FieldNode] | None = None,
     ) -> list[Any]:
         """Instances for ``keys`` in order; ``None`` where the home department has no record.
 
         ``in_list`` says whether the results are items of a list at ``info.path``
         (their paths end in their index); ``item_paths`` gives each path explicitly.
+        ``field_nodes`` are the nodes whose selection applies, when not ``info.field_nodes``.
         """
         context: RequestContext = info.context
-        plan = self._plan(context, info, entity_name)
+        plan = self._plan(context, info, entity_name, field_nodes or info.field_nodes)
         fetched = await asyncio.gather(
             *(
-                context.loaders.rows(fetch.department, fetch.table, fetch.key_column, fetch.columns).load_many(keys)
+                context.loaders.rows(
+                    fetch.department, fetch.table, fetch.key_column, fetch.columns
+                ).load_many(keys)
                 for fetch in plan.fetches
             ),
             return_exceptions=True,
@@ -93,17 +110,23 @@ class EntityLoader:
             values["_key"] = key
             refs: dict[str, Any] = {}
             values["_refs"] = refs
+            checks: dict[str, Any] | None = None
+            if plan.checks is not None:
+                checks_instance = plan.checks.__new__(plan.checks)
+                checks = {}
+                checks_instance.__dict__.update(_key=key, _values=checks)
+                values["verify"] = checks_instance
             if item_paths is not None:
                 path = item_paths[index]
             else:
                 path = (*base_path, index) if in_list else base_path
-            for fetch, rows in zip(plan.fetches, fetched):
+            for fetch, rows in zip(plan.fetches, fetched, strict=False):
                 if isinstance(rows, SourceUnavailable):
                     self._fail(context, fetch, path, rows, values)
                     continue
                 if isinstance(rows, BaseException):
                     raise rows
-                self._fill(fetch, rows[index], values, refs)
+                self._fill(fetch, rows[index], values, refs, checks)
             instances.append(instance)
         return instances
 
@@ -121,13 +144,24 @@ class EntityLoader:
                 values[object_field.name] = value
         return instance
 
-    def _fill(self, fetch: DepartmentFetch, row: Row | None, values: dict[str, Any], refs: dict[str, Any]) -> None:
+    def _fill(
+        self,
+        fetch: DepartmentFetch,
+        row: Row | None,
+        values: dict[str, Any],
+        refs: dict[str, Any],
+        checks: dict[str, Any] | None,
+    ) -> None:
         for fill in fetch.fills:
-            if row is None:
+            if fill.kind == "check":
+                checks[fill.name] = None if row is None else row[fill.column]  # type: ignore[index]
+            elif row is None:
                 values[fill.name] = None
             elif fill.kind == "scalar":
                 value = row[fill.column]
-                values[fill.name] = value if fill.transform is None or value is None else fill.transform(value)
+                values[fill.name] = (
+                    value if fill.transform is None or value is None else fill.transform(value)
+                )
             elif fill.kind == "reference":
                 refs[fill.name] = row[fill.column]
             else:
@@ -147,42 +181,77 @@ class EntityLoader:
         values: dict[str, Any],
     ) -> None:
         for fill in fetch.fills:
-            values[fill.name] = None
-            for key in fill.response_keys:
-                context.path_errors.append(PathError((*path, key), error))
+            if fill.kind != "check":
+                values[fill.name] = None
+            for relative in fill.paths:
+                context.path_errors.append(PathError((*path, *relative), error))
 
-    def _plan(self, context: RequestContext, info: GraphQLResolveInfo, entity_name: str) -> SelectionPlan:
-        cache_key = (id(info.field_nodes[0]), entity_name)
+    def _plan(
+        self,
+        context: RequestContext,
+        info: GraphQLResolveInfo,
+        entity_name: str,
+        field_nodes: Sequence[FieldNode],
+    ) -> SelectionPlan:
+        cache_key = (id(field_nodes[0]), entity_name)
         plan = context.plans.get(cache_key)
         if plan is None:
-            plan = self._build_plan(context, info, entity_name)
+            plan = self._build_plan(context, info, entity_name, field_nodes)
             context.plans[cache_key] = plan
         return plan
 
-    def _build_plan(self, context: RequestContext, info: GraphQLResolveInfo, entity_name: str) -> SelectionPlan:
+    def _build_plan(
+        self,
+        context: RequestContext,
+        info: GraphQLResolveInfo,
+        entity_name: str,
+        field_nodes: Sequence[FieldNode],
+    ) -> SelectionPlan:
         entity = self.catalog.entities[entity_name]
-        selected = collect_subfields(info.field_nodes, entity_name, info.fragments, info.variable_values)
+        selected = collect_subfields(field_nodes, entity_name, info.fragments, info.variable_values)
         by_department: dict[str, list[Fill]] = {entity.home_department: []}
         for name, nodes in selected.items():
-            catalog_field = entity.fields.get(name)
+            catalog_field = self.bands[entity_name].get(name) or entity.fields.get(name)
             if catalog_field is None or catalog_field.kind not in ("scalar", "reference", "object"):
                 continue
+            transform = context.transforms.get(catalog_field.coordinate)
+            if name != catalog_field.name:
+                transform = mask_amount_band
             by_department.setdefault(catalog_field.department, []).append(
                 Fill(
                     name,
                     catalog_field.kind,
                     catalog_field.column,
                     catalog_field.object_type,
-                    tuple(dict.fromkeys(response_key(node) for node in nodes)),
-                    context.transforms.get(catalog_field.coordinate),
+                    _paths(nodes),
+                    transform,
                 )
             )
+        checks = None
+        if "verify" in selected:
+            checks = self.types[f"{entity_name}Checks"]
+            for verify_node in selected["verify"]:
+                asked = collect_subfields(
+                    [verify_node], checks.__name__, info.fragments, info.variable_values
+                )
+                for name, nodes in asked.items():
+                    catalog_field = entity.fields.get(name)
+                    if catalog_field is None or catalog_field.kind not in ("scalar", "reference"):
+                        continue
+                    paths = tuple((response_key(verify_node), *path) for path in _paths(nodes))
+                    by_department.setdefault(catalog_field.department, []).append(
+                        Fill(name, "check", catalog_field.column, None, paths, None)
+                    )
         fetches = []
         for department, fills in by_department.items():
             part = entity.parts[department]
             columns = tuple(dict.fromkeys(column for fill in fills for column in _columns(fill)))
             fetches.append(DepartmentFetch(department, part.table, part.key_column, columns, tuple(fills)))
-        return SelectionPlan(entity, tuple(fetches))
+        return SelectionPlan(entity, tuple(fetches), checks)
+
+
+def _paths(nodes: list[Any]) -> tuple[tuple[str, ...], ...]:
+    return tuple((key,) for key in dict.fromkeys(response_key(node) for node in nodes))
 
 
 def _columns(fill: Fill) -> tuple[str, ...]:

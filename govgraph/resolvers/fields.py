@@ -48,7 +48,12 @@ def entity_list_resolver(entities: EntityLoader, catalog_field: CatalogField) ->
 def object_list_resolver(entities: EntityLoader, catalog_field: CatalogField) -> Resolver:
     lookup, object_type = catalog_field.lookup, catalog_field.object_type
     assert lookup is not None and object_type is not None
-    department, table, match, columns = catalog_field.department, lookup.table, lookup.match, object_type.columns
+    department, table, match, columns = (
+        catalog_field.department,
+        lookup.table,
+        lookup.match,
+        object_type.columns,
+    )
 
     async def resolve(root: Any, info: strawberry.Info) -> list[Any]:
         context: RequestContext = info.context

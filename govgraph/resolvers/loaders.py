@@ -52,7 +52,9 @@ class Loaders:
         limit: int,
     ) -> list[Any]:
         """One page of keys in key order; pages are not batched, each is one query."""
-        return await self._sources[department].scan(table, key_column, equals=equals, after=after, limit=limit)
+        return await self._sources[department].scan(
+            table, key_column, equals=equals, after=after, limit=limit
+        )
 
     def lookup(
         self, department: str, table: str, match_column: str, columns: tuple[str, ...]

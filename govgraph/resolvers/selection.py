@@ -67,7 +67,9 @@ def _included(selection: Any, variables: Mapping[str, Any]) -> bool:
         name = directive.name.value
         if name not in ("skip", "include"):
             continue
-        condition = next((argument.value for argument in directive.arguments if argument.name.value == "if"), None)
+        condition = next(
+            (argument.value for argument in directive.arguments if argument.name.value == "if"), None
+        )
         if isinstance(condition, BooleanValueNode):
             value = condition.value
         elif isinstance(condition, VariableNode):

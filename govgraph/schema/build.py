@@ -9,13 +9,15 @@ from typing import Any
 import strawberry
 import strawberry.tools
 from graphql import GraphQLError
-from strawberry.types import ExecutionContext
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from govgraph.catalog.model import Catalog
-from govgraph.errors import GovgraphError
+from govgraph.errors import BadUserInput, Forbidden, GovgraphError
+from govgraph.resolvers.context import RequestContext
 from govgraph.resolvers.entities import EntityLoader
+from govgraph.schema.discovery import discovery_fields
 from govgraph.schema.root import root_fields
 from govgraph.schema.scalars import SCALAR_MAP
 from govgraph.schema.types import build_types
@@ -28,7 +30,9 @@ logger = logging.getLogger("govgraph.schema")
 class GovgraphSchema(strawberry.federation.Schema):
     """Logs only unexpected errors, with the request id; expected ones are the client's business."""
 
-    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
         context = execution_context.context if execution_context else None
         request_id = getattr(context, "request_id", "-")
         for error in errors:
@@ -48,7 +52,7 @@ def build_schema(
         _add_resolve_reference(classes[entity.name], entities, entity.name, entity.key_field)
     query = strawberry.tools.create_type(
         "Query",
-        root_fields(catalog, entities, classes),
+        [*root_fields(catalog, entities, classes), *discovery_fields(catalog)],
         description="govgraph: one schema over the city's departments.",
     )
     schema = GovgraphSchema(
@@ -66,10 +70,18 @@ def build_schema(
 
 
 def _add_resolve_reference(cls: type, entities: EntityLoader, entity_name: str, key_field: str) -> None:
+    """``_entities`` looks entities up by key, so it obeys the same rule as the root lookups."""
+    coordinate = f"{entity_name}.{key_field}"
+
     async def resolve_reference(info: strawberry.Info, **representation: Any) -> Any:
+        context: RequestContext = info.context
+        if context.authorizer is not None:
+            decision = context.authorizer.decide(context.principal, coordinate)
+            if not decision.allowed:
+                raise Forbidden(f"_entities({entity_name})", decision.reason or "denied")
         key = representation.get(key_field)
-        if key is None:
-            return None
+        if not isinstance(key, str):
+            raise BadUserInput(f"a {entity_name} representation needs {key_field} as a string")
         return (await entities.load(info._raw_info, entity_name, [key], in_list=False))[0]
 
     cls.resolve_reference = staticmethod(resolve_reference)  # type: ignore[attr-defined]

@@ -4,10 +4,9 @@ No ``from __future__ import annotations`` here: strawberry must see the
 locally built connection types as real classes.
 """
 
-
 import base64
-import inspect
 import binascii
+import inspect
 from typing import Any, Optional
 
 import strawberry
@@ -16,6 +15,7 @@ from govgraph.catalog.model import Catalog, Entity
 from govgraph.errors import BadUserInput
 from govgraph.resolvers.context import RequestContext
 from govgraph.resolvers.entities import EntityLoader
+from govgraph.resolvers.selection import collect_subfields
 from govgraph.schema.scalars import PYTHON_TYPES
 
 MAX_KEYS = 1000
@@ -30,6 +30,17 @@ def plural(word: str) -> str:
     if word.endswith("y") and word[-2:-1] not in "aeiou":
         return word[:-1] + "ies"
     return word + "s"
+
+
+def entity_root_fields(catalog: Catalog) -> dict[str, str]:
+    """Root field name → the entity it looks up; authorization treats each as a lookup by key."""
+    names = {}
+    for entity in catalog.entities.values():
+        names[singular(entity)] = entity.name
+        names[plural(singular(entity))] = entity.name
+    if "Enterprise" in catalog.entities:
+        names["enterpriseDirectory"] = "Enterprise"
+    return names
 
 
 def root_fields(catalog: Catalog, entities: EntityLoader, classes: dict[str, type]) -> list[Any]:
@@ -49,7 +60,8 @@ def _one(entities: EntityLoader, entity: Entity, cls: type) -> Any:
         (key,) = arguments.values()
         return (await entities.load(info._raw_info, name, [key], in_list=False))[0]
 
-    _set_signature(resolve, entity.key_field, key_type, Optional[cls])  # noqa: UP045
+    resolve.__name__ = singular(entity)
+    _set_signature(resolve, entity.key_field, key_type, Optional[cls])
     return strawberry.field(
         resolver=resolve,
         name=singular(entity),
@@ -67,7 +79,8 @@ def _many(entities: EntityLoader, entity: Entity, cls: type) -> Any:
             raise BadUserInput(f"{argument} takes at most {MAX_KEYS} keys, got {len(keys)}")
         return await entities.load(info._raw_info, name, keys, in_list=True)
 
-    _set_signature(resolve, argument, list[key_type], list[Optional[cls]])  # noqa: UP045
+    resolve.__name__ = plural(singular(entity))
+    _set_signature(resolve, argument, list[key_type], list[Optional[cls]])
     return strawberry.field(
         resolver=resolve,
         name=plural(singular(entity)),
@@ -93,7 +106,7 @@ def _set_signature(function: Any, argument: str, argument_type: Any, return_type
 @strawberry.type(description="Where a page ends and whether another follows.")
 class PageInfo:
     has_next_page: bool = strawberry.field(name="hasNextPage")
-    end_cursor: Optional[str] = strawberry.field(name="endCursor")  # noqa: UP045
+    end_cursor: Optional[str] = strawberry.field(name="endCursor")
 
 
 def encode_cursor(key: str) -> str:
@@ -118,7 +131,7 @@ def _directory(catalog: Catalog, entities: EntityLoader, enterprise_cls: type) -
     @strawberry.type(name="EnterpriseEdge", description="One enterprise in the directory.")
     class EnterpriseEdge:
         cursor: str
-        node: Optional[enterprise_cls]  # type: ignore[valid-type]  # noqa: UP045
+        node: Optional[enterprise_cls]  # type: ignore[valid-type]
 
     @strawberry.type(name="EnterpriseConnection", description="A page of the public enterprise directory.")
     class EnterpriseConnection:
@@ -126,7 +139,10 @@ def _directory(catalog: Catalog, entities: EntityLoader, enterprise_cls: type) -
         page_info: PageInfo = strawberry.field(name="pageInfo")
 
     async def resolve(
-        info: strawberry.Info, first: int = 20, after: Optional[str] = None, status: Optional[str] = None  # noqa: UP045
+        info: strawberry.Info,
+        first: int = 20,
+        after: str | None = None,
+        status: Optional[str] = None,
     ) -> EnterpriseConnection:
         if not 1 <= first <= MAX_PAGE:
             raise BadUserInput(f"first must be between 1 and {MAX_PAGE}, got {first}")
@@ -139,20 +155,32 @@ def _directory(catalog: Catalog, entities: EntityLoader, enterprise_cls: type) -
         page = keys[:first]
         if not page:
             return EnterpriseConnection(edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None))
-        base = tuple(info._raw_info.path.as_list())
+        raw = info._raw_info
+        base = tuple(raw.path.as_list())
         paths = [(*base, "edges", index, "node") for index in range(len(page))]
-        nodes = await entities.load(info._raw_info, entity.name, page, in_list=True, item_paths=paths)
-        edges = [EnterpriseEdge(cursor=encode_cursor(key), node=node) for key, node in zip(page, nodes)]
+        edges_nodes = collect_subfields(
+            raw.field_nodes, "EnterpriseConnection", raw.fragments, raw.variable_values
+        )
+        node_nodes = collect_subfields(
+            edges_nodes.get("edges", []), "EnterpriseEdge", raw.fragments, raw.variable_values
+        ).get("node", [])
+        nodes = await entities.load(
+            raw, entity.name, page, in_list=True, item_paths=paths, field_nodes=node_nodes
+        )
+        edges = [EnterpriseEdge(cursor=encode_cursor(key), node=node) for key, node in zip(page, nodes, strict=False)]
         return EnterpriseConnection(
             edges=edges,
-            page_info=PageInfo(has_next_page=len(keys) > first, end_cursor=edges[-1].cursor if edges else None),
+            page_info=PageInfo(
+                has_next_page=len(keys) > first, end_cursor=edges[-1].cursor if edges else None
+            ),
         )
 
+    resolve.__name__ = "enterpriseDirectory"
     resolve.__annotations__ = {
         "info": strawberry.Info,
         "first": int,
-        "after": Optional[str],  # noqa: UP045
-        "status": Optional[str],  # noqa: UP045
+        "after": Optional[str],
+        "status": Optional[str],
         "return": EnterpriseConnection,
     }
     return strawberry.field(

@@ -9,6 +9,7 @@ field is nullable: a denied or unavailable value must not blank its parent.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import types
 from typing import Any, Optional
@@ -18,6 +19,7 @@ import strawberry
 from govgraph.catalog.model import Catalog, CatalogField, ObjectField
 from govgraph.resolvers import fields as field_resolvers
 from govgraph.resolvers.entities import EntityLoader
+from govgraph.schema.checks import build_checks_type, checks_type_name
 from govgraph.schema.descriptions import entity_description, field_description, object_description
 from govgraph.schema.scalars import PYTHON_TYPES
 
@@ -47,6 +49,23 @@ def build_types(catalog: Catalog, entities: EntityLoader) -> dict[str, type]:
         for catalog_field in entity.fields.values():
             annotation, definition = _entity_field(catalog, entities, classes, catalog_field)
             _attach(cls, catalog_field.name, annotation, definition)
+            if catalog_field.band_name is not None:
+                _attach(cls, catalog_field.band_name, Optional[str], _band_field(catalog, catalog_field))
+        checks = build_checks_type(catalog, entity)
+        if checks is not None:
+            classes[checks_type_name(entity.name)] = checks
+            _attach(
+                cls,
+                "verify",
+                Optional[checks],
+                strawberry.field(
+                    default=None,
+                    name="verify",
+                    description=(
+                        f"Yes/no checks on this {entity.name}'s fields, answered without revealing the values."
+                    ),
+                ),
+            )
         classes[entity.name] = strawberry.federation.type(
             cls,
             name=entity.name,
@@ -57,8 +76,19 @@ def build_types(catalog: Catalog, entities: EntityLoader) -> dict[str, type]:
     return classes
 
 
+def _band_field(catalog: Catalog, catalog_field: CatalogField) -> Any:
+    return strawberry.field(
+        default=None,
+        name=catalog_field.band_name,
+        description=(
+            f"{catalog_field.name} as a band such as 50000-100000, for roles granted the masked view. "
+            + field_description(catalog, catalog_field)
+        ),
+    )
+
+
 def _attach(cls: type, name: str, annotation: Any, definition: Any) -> None:
-    cls.__annotations__ = {**cls.__dict__.get("__annotations__", {}), name: annotation}
+    cls.__annotations__ = {**inspect.get_annotations(cls), name: annotation}
     setattr(cls, name, definition)
 
 
@@ -69,20 +99,20 @@ def _entity_field(
     name = catalog_field.name
     kind = catalog_field.kind
     if kind == "scalar":
-        annotation = Optional[PYTHON_TYPES[catalog_field.type.name]]  # noqa: UP045
+        annotation = Optional[PYTHON_TYPES[catalog_field.type.name]]
         return annotation, strawberry.field(default=None, name=name, description=description)
     target = classes[catalog_field.type.name]
     if kind == "object":
-        return Optional[target], strawberry.field(default=None, name=name, description=description)  # noqa: UP045
+        return Optional[target], strawberry.field(default=None, name=name, description=description)
     if kind == "reference":
         resolver = field_resolvers.reference_resolver(entities, name, catalog_field.type.name)
-        annotation = Optional[target]  # noqa: UP045
+        annotation = Optional[target]
     elif kind == "entity_list":
         resolver = field_resolvers.entity_list_resolver(entities, catalog_field)
-        annotation = Optional[list[Optional[target]]]  # noqa: UP045
+        annotation = Optional[list[Optional[target]]]
     else:
         resolver = field_resolvers.object_list_resolver(entities, catalog_field)
-        annotation = Optional[list[target]]  # noqa: UP045
+        annotation = Optional[list[target]]
     resolver.__annotations__ = {"root": Any, "info": strawberry.Info, "return": annotation}
     return annotation, strawberry.field(resolver=resolver, name=name, description=description)
 
@@ -94,9 +124,9 @@ def _object_field(
     name = object_field.name
     type_name = object_field.type.name
     if type_name in catalog.entities:
-        annotation = Optional[classes[type_name]]  # noqa: UP045
+        annotation = Optional[classes[type_name]]
         resolver = field_resolvers.reference_resolver(entities, name, type_name)
         resolver.__annotations__ = {"root": Any, "info": strawberry.Info, "return": annotation}
         return annotation, strawberry.field(resolver=resolver, name=name, description=description)
-    annotation = Optional[PYTHON_TYPES[type_name]]  # noqa: UP045
+    annotation = Optional[PYTHON_TYPES[type_name]]
     return annotation, strawberry.field(default=None, name=name, description=description)

@@ -106,7 +106,11 @@ def test_bad_yaml_names_file_and_line(catalog_dir: Path) -> None:
 
 
 def test_schema_violation_names_key_path(catalog_dir: Path) -> None:
-    edit(catalog_dir / "departments/civil_affairs.yaml", "classification: conditional", "classification: restricted")
+    edit(
+        catalog_dir / "departments/civil_affairs.yaml",
+        "classification: conditional",
+        "classification: restricted",
+    )
 
     with pytest.raises(CatalogError) as caught:
         load_catalog(catalog_dir, env={})
@@ -117,7 +121,11 @@ def test_schema_violation_names_key_path(catalog_dir: Path) -> None:
 
 
 def test_cache_ttl_longer_than_the_period_is_an_error(catalog_dir: Path) -> None:
-    edit(catalog_dir / "departments/public_security.yaml", "        mask: name\n", "        mask: name\n        cache_ttl: 90000\n")
+    edit(
+        catalog_dir / "departments/public_security.yaml",
+        "        mask: name\n",
+        "        mask: name\n        cache_ttl: 90000\n",
+    )
 
     with pytest.raises(CatalogError) as caught:
         load_catalog(catalog_dir, env={})
@@ -126,7 +134,11 @@ def test_cache_ttl_longer_than_the_period_is_an_error(catalog_dir: Path) -> None
 
 
 def test_unset_variable_without_default_is_an_error(catalog_dir: Path) -> None:
-    edit(catalog_dir / "departments/taxation.yaml", "${GOVGRAPH_TAXATION_URL:-", "${GOVGRAPH_TAXATION_URL_REQUIRED}${X:-")
+    edit(
+        catalog_dir / "departments/taxation.yaml",
+        "${GOVGRAPH_TAXATION_URL:-",
+        "${GOVGRAPH_TAXATION_URL_REQUIRED}${X:-",
+    )
 
     with pytest.raises(CatalogError) as caught:
         load_catalog(catalog_dir, env={})

@@ -1,0 +1,163 @@
+"""Turn a bearer token into a Principal.
+
+- Development: HS256 with a shared secret (``GOVGRAPH_JWT_SECRET``), which
+  ``govgraph token`` also signs with.
+- Production: RS256 or ES256, verified with a PEM public key or keys from a
+  JWKS URL, with issuer and audience checked.
+
+``algorithms=`` is always explicit, so ``alg: none`` and algorithm
+confusion (HS256 signed with the RS public key) fail. Every failure is an
+``Unauthenticated`` saying which check failed, never echoing the token.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import jwt
+
+from govgraph.auth.principal import Principal
+from govgraph.errors import Unauthenticated
+
+if TYPE_CHECKING:
+    from govgraph.settings import Settings
+
+DEMO_SECRET = "govgraph-demo-secret-do-not-use-in-production"
+ASYMMETRIC_ALGORITHMS = ("RS256", "ES256")
+
+
+class TokenVerifier:
+    def __init__(
+        self,
+        *,
+        algorithms: Sequence[str],
+        secret: str | None = None,
+        public_key: str | None = None,
+        jwks_url: str | None = None,
+        issuer: str | None = None,
+        audience: str | None = None,
+        leeway: float = 30.0,
+    ) -> None:
+        if not algorithms:
+            raise ValueError("at least one algorithm must be allowed")
+        self.algorithms = list(algorithms)
+        self.issuer = issuer
+        self.audience = audience
+        self.leeway = leeway
+        self._secret = secret
+        self._public_key = public_key
+        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300) if jwks_url else None
+
+    def verify(self, token: str, header_purpose: str | None = None) -> Principal:
+        claims = self._decode(token)
+        roles = claims.get("roles", [])
+        if isinstance(roles, str):
+            roles = [roles]
+        if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
+            raise Unauthenticated("claim roles must be a list of role names")
+        department = claims.get("dept")
+        if department is not None and not isinstance(department, str):
+            raise Unauthenticated("claim dept must be a string")
+        purpose = header_purpose or claims.get("purpose")
+        if purpose is not None and not isinstance(purpose, str):
+            raise Unauthenticated("claim purpose must be a string")
+        return Principal(
+            subject=str(claims["sub"]),
+            department=department,
+            roles=tuple(roles),
+            purpose=purpose,
+            authenticated=True,
+        )
+
+    def _decode(self, token: str) -> dict[str, Any]:
+        options = {"require": ["exp", "sub"], "verify_aud": self.audience is not None}
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.DecodeError:
+            raise Unauthenticated("malformed token") from None
+        algorithm = header.get("alg")
+        if not isinstance(algorithm, str) or algorithm not in self.algorithms:
+            raise Unauthenticated(f"algorithm {str(algorithm)[:16]} is not accepted")
+        try:
+            return jwt.decode(
+                token,
+                self._key(token),
+                algorithms=self.algorithms,
+                issuer=self.issuer,
+                audience=self.audience,
+                leeway=self.leeway,
+                options=options,
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("token expired") from None
+        except jwt.ImmatureSignatureError:
+            raise Unauthenticated("token not yet valid") from None
+        except jwt.InvalidAudienceError:
+            raise Unauthenticated("wrong audience") from None
+        except jwt.InvalidIssuerError:
+            raise Unauthenticated("wrong issuer") from None
+        except jwt.InvalidSignatureError:
+            raise Unauthenticated("signature does not verify") from None
+        except jwt.MissingRequiredClaimError as error:
+            raise Unauthenticated(f"claim {error.claim} is required") from None
+        except jwt.InvalidAlgorithmError:
+            raise Unauthenticated("algorithm is not accepted") from None
+        except (jwt.InvalidKeyError, jwt.PyJWKClientError):
+            raise Unauthenticated("no key verifies this token") from None
+        except jwt.InvalidTokenError:
+            raise Unauthenticated("malformed token") from None
+
+    def _key(self, token: str) -> Any:
+        if self._jwks is not None:
+            return self._jwks.get_signing_key_from_jwt(token).key
+        if self._public_key is not None:
+            return self._public_key
+        if self._secret is not None:
+            return self._secret
+        raise Unauthenticated("no verification key is configured")
+
+
+def issue_token(
+    secret: str,
+    *,
+    subject: str,
+    roles: Sequence[str],
+    department: str | None,
+    purpose: str | None = None,
+    ttl: datetime.timedelta = datetime.timedelta(hours=8),
+    algorithm: str = "HS256",
+    issuer: str | None = None,
+    audience: str | None = None,
+) -> str:
+    now = datetime.datetime.now(datetime.UTC)
+    claims: dict[str, Any] = {"sub": subject, "roles": list(roles), "iat": now, "nbf": now, "exp": now + ttl}
+    if department is not None:
+        claims["dept"] = department
+    if purpose is not None:
+        claims["purpose"] = purpose
+    if issuer is not None:
+        claims["iss"] = issuer
+    if audience is not None:
+        claims["aud"] = audience
+    return jwt.encode(claims, secret, algorithm=algorithm)
+
+
+def verifier_for(settings: Settings) -> TokenVerifier:
+    if settings.environment == "production":
+        public_key = settings.jwt_public_key_file.read_text() if settings.jwt_public_key_file else None
+        return TokenVerifier(
+            algorithms=settings.jwt_algorithms or ASYMMETRIC_ALGORITHMS,
+            public_key=public_key,
+            jwks_url=settings.jwt_jwks_url,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+    secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else DEMO_SECRET
+    return TokenVerifier(
+        algorithms=settings.jwt_algorithms or ("HS256",),
+        secret=secret,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
