@@ -45,7 +45,9 @@ def validate_id_number(value: str) -> str:
 
 
 def credit_code_check_char(first17: str) -> str:
-    total = sum(_CREDIT_CODE_VALUES[char] * weight for char, weight in zip(first17, CREDIT_CODE_WEIGHTS, strict=False))
+    total = sum(
+        _CREDIT_CODE_VALUES[char] * weight for char, weight in zip(first17, CREDIT_CODE_WEIGHTS, strict=False)
+    )
     return CREDIT_CODE_ALPHABET[(31 - total % 31) % 31]
 
 
