@@ -1,0 +1,172 @@
+"""Shared fixtures: the demo city on SQLite (always) and PostgreSQL (when reachable; required in CI)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from sqlalchemy import event
+from starlette.applications import Starlette
+
+from govgraph import Settings, create_app
+from govgraph.demo import generate_sqlite, load_postgres
+
+TEST_SCALE = 1500
+DEPARTMENTS = (
+    "public_security",
+    "civil_affairs",
+    "human_resources",
+    "taxation",
+    "market_regulation",
+    "natural_resources",
+)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    if reachable(host, port):
+        return
+    if IN_CI:
+        pytest.fail(f"{name} on {host}:{port} is required in CI (CI=true) but is unreachable")
+    pytest.skip(f"{name} on {host}:{port} is unreachable")
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("demo")
+    generate_sqlite(directory, scale=TEST_SCALE, progress=False)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def postgres_demo_url() -> Iterator[str]:
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    database = f"govgraph_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(
+        load_postgres(f"postgresql://postgres@127.0.0.1:5432/{database}", scale=TEST_SCALE, progress=False)
+    )
+    yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
+    asyncio.run(_drop_database(database))
+
+
+async def _drop_database(database: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+def sqlite_environ(demo_dir: Path) -> dict[str, str]:
+    return {"GOVGRAPH_DEMO_DIR": str(demo_dir)}
+
+
+def postgres_environ(url: str) -> dict[str, str]:
+    return {f"GOVGRAPH_{department.upper()}_URL": url for department in DEPARTMENTS}
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def environ(backend: str, request: pytest.FixtureRequest) -> dict[str, str]:
+    if backend == "postgres":
+        return postgres_environ(request.getfixturevalue("postgres_demo_url"))
+    return sqlite_environ(request.getfixturevalue("demo_dir"))
+
+
+@pytest.fixture(scope="session")
+def audit_url(backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The session app's audit store: SQLite beside the demo, or the PostgreSQL test database."""
+    if backend == "postgres":
+        return request.getfixturevalue("postgres_demo_url")
+    return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('audit')}/audit.db"
+
+
+def settings_for(audit_url: str, spool: Path, **overrides: Any) -> Settings:
+    return Settings(audit_url=audit_url, audit_spool=spool, **overrides)
+
+
+@pytest.fixture(scope="session")
+async def app(
+    environ: dict[str, str], audit_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Starlette]:
+    spool = tmp_path_factory.mktemp("spool") / "audit-spool.jsonl"
+    application = create_app(settings_for(audit_url, spool), environ=environ)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://govgraph.test"
+    ) as http:
+        yield http
+
+
+class QueryCounter:
+    """Counts the SQL statements each department's engine really executes."""
+
+    def __init__(self, app: Starlette) -> None:
+        self.counts: dict[str, int] = dict.fromkeys(app.state.sources, 0)
+        self._listeners: list[tuple[Any, Any]] = []
+        for department, source in app.state.sources.items():
+
+            def count(*_: Any, department: str = department) -> None:
+                self.counts[department] += 1
+
+            event.listen(source.engine.sync_engine, "before_cursor_execute", count)
+            self._listeners.append((source.engine.sync_engine, count))
+
+    def reset(self) -> None:
+        for department in self.counts:
+            self.counts[department] = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def remove(self) -> None:
+        for engine, listener in self._listeners:
+            event.remove(engine, "before_cursor_execute", listener)
+
+
+@pytest.fixture
+def queries(app: Starlette) -> Iterator[QueryCounter]:
+    counter = QueryCounter(app)
+    yield counter
+    counter.remove()
+
+
+async def graphql(
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    response = await client.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
