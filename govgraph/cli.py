@@ -60,6 +60,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     token.set_defaults(run=_token)
 
+    audit = commands.add_parser("audit", help="the audit trail").add_subparsers(title="audit commands")
+    verify = audit.add_parser(
+        "verify", help="walk the hash chain; exit 1 at the first broken or missing link"
+    )
+    verify.add_argument(
+        "--url", default=None, help="audit store URL (default: GOVGRAPH_AUDIT_URL or the SQLite file)"
+    )
+    verify.set_defaults(run=_audit_verify)
+    export = audit.add_parser("export", help="write audit records as JSON Lines to standard output")
+    export.add_argument("--url", default=None)
+    export.add_argument(
+        "--from", dest="occurred_from", type=_moment, default=None, help="ISO date or time, UTC"
+    )
+    export.add_argument(
+        "--to", dest="occurred_to", type=_moment, default=None, help="ISO date or time, UTC (exclusive)"
+    )
+    export.set_defaults(run=_audit_export)
+
     catalog = commands.add_parser("catalog", help="the catalog").add_subparsers(title="catalog commands")
     check = catalog.add_parser("check", help="validate a catalog directory")
     check.add_argument("directory", type=Path)
@@ -161,6 +179,79 @@ def _token(arguments: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def _moment(text: str) -> str:
+    import datetime
+
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO date or time such as 2026-11-24 or 2026-11-24T08:00:00, got {text!r}"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _audit_store(url: str | None):  # type: ignore[no-untyped-def]
+    from govgraph.audit.store import AuditStore
+    from govgraph.settings import Settings
+
+    return AuditStore(url or Settings().audit_url)
+
+
+def _audit_verify(arguments: argparse.Namespace) -> int:
+    async def run() -> int:
+        store = _audit_store(arguments.url)
+        await store.open()
+        try:
+            checked, broken = await store.verify()
+        finally:
+            await store.close()
+        if broken is None:
+            print(f"audit chain ok: {checked} records")
+            return 0
+        print(
+            f"audit chain broken at position {broken.position}: {broken.problem} ({checked} records verified before it)"
+        )
+        return 1
+
+    return asyncio.run(run())
+
+
+def _audit_export(arguments: argparse.Namespace) -> int:
+    import dataclasses
+
+    import orjson
+
+    async def run() -> int:
+        store = _audit_store(arguments.url)
+        await store.open()
+        exported = 0
+        try:
+            async for stored in store.scan():
+                occurred = stored.record.occurred_at
+                if arguments.occurred_from and occurred < arguments.occurred_from:
+                    continue
+                if arguments.occurred_to and occurred >= arguments.occurred_to:
+                    continue
+                line = {
+                    "position": stored.position,
+                    **dataclasses.asdict(stored.record),
+                    "contentHash": stored.content_hash,
+                    "previousHash": stored.previous_hash,
+                    "recordHash": stored.record_hash,
+                }
+                sys.stdout.buffer.write(orjson.dumps(line) + b"\n")
+                exported += 1
+        finally:
+            await store.close()
+        print(f"exported {exported} records", file=sys.stderr)
+        return 0
+
+    return asyncio.run(run())
 
 
 def _catalog_check(arguments: argparse.Namespace) -> int:

@@ -19,10 +19,14 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 
+from govgraph.audit.recorder import build_record
+from govgraph.audit.writer import AuditWriter
 from govgraph.auth.decisions import Authorizer
 from govgraph.auth.middleware import request_id_of
+from govgraph.auth.operation import null_paths
 from govgraph.auth.principal import ANONYMOUS
-from govgraph.errors import GovgraphError
+from govgraph.catalog.model import Catalog
+from govgraph.errors import AuditUnavailable, GovgraphError
 from govgraph.resolvers.context import RequestContext
 from govgraph.resolvers.loaders import Loaders
 
@@ -31,9 +35,16 @@ logger = logging.getLogger("govgraph.endpoint")
 
 class GraphQLEndpoint(GraphQL):
     def __init__(
-        self, schema: Any, *, authorizer: Authorizer | None, requirements: Any, **options: Any
+        self,
+        schema: Any,
+        *,
+        catalog: Catalog,
+        authorizer: Authorizer | None,
+        requirements: Any,
+        **options: Any,
     ) -> None:
         super().__init__(schema, **options)
+        self.catalog = catalog
         self.authorizer = authorizer
         self.requirements = requirements
 
@@ -48,6 +59,7 @@ class GraphQLEndpoint(GraphQL):
             requirements=self.requirements,
             request=request,
             response=response,
+            audit=getattr(request.app.state, "audit_store", None),
         )
         request.state.govgraph = context
         return context
@@ -55,6 +67,8 @@ class GraphQLEndpoint(GraphQL):
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         context: RequestContext | None = getattr(request.state, "govgraph", None)
         request_id = context.request_id if context else uuid.uuid4().hex
+        if context is not None and isinstance(result.data, dict):
+            await self._record(request, context, result.data)
         errors = [format_error(error, request_id) for error in result.errors or ()]
         if context is not None and result.data is not None:
             errors.extend(
@@ -70,6 +84,52 @@ class GraphQLEndpoint(GraphQL):
             response["errors"] = errors
         response["extensions"] = {**(result.extensions or {}), "requestId": request_id}
         return response
+
+    async def _record(self, request: Request, context: RequestContext, data: dict[str, Any]) -> None:
+        """No conditional or sensitive value leaves before its audit record is committed."""
+        writer: AuditWriter | None = getattr(request.app.state, "audit_writer", None)
+        if writer is None:
+            return
+        client = request.client.host if request.client else None
+        record = build_record(context, self.catalog, client)
+        if record is None:
+            return
+        if not record.sensitive:
+            writer.enqueue(record)
+            return
+        try:
+            await writer.commit(record)
+        except AuditUnavailable:
+            withheld = withhold(self.schema._schema, context, data)
+            logger.error(
+                "audit store unavailable: withheld %d conditional or sensitive fields of request %s",
+                withheld,
+                context.request_id,
+            )
+
+
+def withhold(schema: Any, context: RequestContext, data: dict[str, Any]) -> int:
+    """Null every conditional and sensitive field in ``data``, with AUDIT_UNAVAILABLE at each path."""
+    plan = context.operation_plan
+    if plan is None or context.document is None:
+        return 0
+    error = AuditUnavailable()
+    errors = null_paths(
+        schema,
+        context.document,
+        context.operation_name,
+        context.variables,
+        data,
+        dict.fromkeys(plan.protected, error),
+    )
+    withheld_paths = [path_error.path for path_error in errors]
+    context.path_errors = [
+        path_error
+        for path_error in context.path_errors
+        if not any(path_error.path[: len(prefix)] == prefix for prefix in withheld_paths)
+    ]
+    context.path_errors.extend(errors)
+    return len(errors)
 
 
 def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:

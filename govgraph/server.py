@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -18,6 +19,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from govgraph.audit.extension import AuditExtension
+from govgraph.audit.store import AuditStore
+from govgraph.audit.writer import AuditWriter
 from govgraph.auth.coordinates import build_requirements
 from govgraph.auth.decisions import Authorizer
 from govgraph.auth.extension import AuthorizationExtension
@@ -42,10 +46,11 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
     policy = load_policy(settings.policy_path, catalog)
     authorizer = Authorizer(catalog, policy, OPERATIONS) if settings.authorization else None
     requirements = build_requirements(catalog, entity_root_fields(catalog), OPERATIONS)
-    schema, _ = build_schema(catalog, extensions=[AuthorizationExtension])
+    schema, _ = build_schema(catalog, policy, extensions=[AuditExtension, AuthorizationExtension])
     graphql = GraphQLEndpoint(
         schema,
         graphql_ide="graphiql" if settings.graphiql else None,
+        catalog=catalog,
         authorizer=authorizer,
         requirements=requirements,
     )
@@ -54,11 +59,18 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         sources = build_sources(catalog)
         app.state.sources = sources
-        await asyncio.gather(*(source.open() for source in sources.values()))
+        audit_store = AuditStore(settings.audit_url)
+        app.state.audit_store = audit_store
+        _prepare_sqlite_directory(settings.audit_url)
+        await asyncio.gather(audit_store.open(), *(source.open() for source in sources.values()))
+        audit_writer = AuditWriter(audit_store, settings.audit_spool)
+        app.state.audit_writer = audit_writer
+        await audit_writer.start()
         try:
             yield
         finally:
-            await asyncio.gather(*(source.close() for source in sources.values()))
+            await audit_writer.close()
+            await asyncio.gather(audit_store.close(), *(source.close() for source in sources.values()))
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -90,6 +102,12 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
     app.state.authorizer = authorizer
     app.state.schema = schema
     return app
+
+
+def _prepare_sqlite_directory(url: str) -> None:
+    prefix = "sqlite+aiosqlite:///"
+    if url.startswith(prefix) and ":memory:" not in url:
+        Path(url[len(prefix) :].split("?")[0]).parent.mkdir(parents=True, exist_ok=True)
 
 
 def build_sources(catalog: Catalog) -> dict[str, Source]:

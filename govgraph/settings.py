@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
 
+    audit_url: str = "sqlite+aiosqlite:///var/audit.db"
+    """The audit store: SQLite by default, ``postgresql+asyncpg://...`` for several processes."""
+    audit_spool: Path = Path("var/audit-spool.jsonl")
+    """Where queued internal-only audit records go if the store is down at shutdown; replayed at start."""
+
     authorization: bool = True
     """Field-level authorization. Only benchmarks switch it off; production refuses to."""
 

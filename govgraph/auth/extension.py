@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from strawberry.extensions import SchemaExtension
 
-from govgraph.auth.operation import deny_paths, plan_operation
+from govgraph.auth.operation import null_paths, plan_operation
 from govgraph.resolvers.context import RequestContext
 
 
@@ -29,6 +29,7 @@ class AuthorizationExtension(SchemaExtension):
         )
         context.transforms = plan.transforms
         context.decisions = plan.decisions
+        context.operation_plan = plan
         if plan.changed:
             execution_context.graphql_document = plan.document
         yield
@@ -36,12 +37,12 @@ class AuthorizationExtension(SchemaExtension):
         data = getattr(result, "data", None)
         if plan.changed and isinstance(data, dict):
             context.path_errors.extend(
-                deny_paths(
+                null_paths(
                     graphql_schema,
                     original,
                     execution_context.operation_name,
                     execution_context.variables or {},
                     data,
-                    plan,
+                    plan.denied,
                 )
             )

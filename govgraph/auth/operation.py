@@ -4,7 +4,7 @@ Before execution, ``plan_operation`` walks the document once with
 graphql's ``TypeInfo`` (fragments, inline fragments, aliases and nesting
 included), decides every field coordinate for this principal and purpose,
 and removes denied fields, so they are never resolved and their
-departments never queried. After execution, ``deny_paths`` walks the result
+departments never queried. After execution, ``null_paths`` walks the result
 along the original document and puts ``null`` plus a ``FORBIDDEN`` error at
 every path where a denied field was asked for.
 """
@@ -39,7 +39,7 @@ from govgraph.auth.coordinates import Requirement
 from govgraph.auth.decisions import Access, Authorizer, Decision
 from govgraph.auth.masks import MASKS
 from govgraph.auth.principal import Principal
-from govgraph.errors import Forbidden
+from govgraph.errors import Forbidden, GovgraphError
 from govgraph.resolvers.context import PathError, Transform
 from govgraph.resolvers.selection import collect_subfields, response_key
 
@@ -54,6 +54,9 @@ class OperationPlan:
     transforms: dict[str, Transform] = field(default_factory=dict)
     decisions: dict[str, Access] = field(default_factory=dict)
     """Every coordinate the operation asked for → what was decided, for the audit trail."""
+    protected: dict[int, str] = field(default_factory=dict)
+    """id(original field node) → coordinate, for allowed conditional and sensitive fields:
+    what must be withheld if the audit record cannot be written."""
     typename_injected: bool = False
 
     @property
@@ -82,12 +85,18 @@ def plan_operation(
                 return None
             decision = authorizer.decide(principal, requirement.coordinate)
             allowed, reason = _allows(requirement, decision)
-            _record(plan.decisions, requirement, decision, allowed)
+            if requirement.need != "key" or not allowed:
+                _record(plan.decisions, requirement, decision, allowed)
             if not allowed:
                 plan.denied[id(node)] = Forbidden(
                     _public_name(requirement, parent.name, node), reason or "denied"
                 )
                 return REMOVE
+            if requirement.need == "operation" or (
+                requirement.need != "key"
+                and catalog.field(requirement.coordinate).classification in ("conditional", "sensitive")
+            ):
+                plan.protected[id(node)] = requirement.coordinate
             if decision.access == "mask" and requirement.need == "value":
                 mask = catalog.field(requirement.coordinate).mask
                 if mask is not None:
@@ -148,15 +157,19 @@ def _allows(requirement: Requirement, decision: Decision) -> tuple[bool, str | N
     return True, None
 
 
-def deny_paths(
+def null_paths(
     schema: GraphQLSchema,
     document: DocumentNode,
     operation_name: str | None,
     variables: Mapping[str, Any],
     data: dict[str, Any],
-    plan: OperationPlan,
+    nodes: Mapping[int, GovgraphError],
 ) -> list[PathError]:
-    """Null every denied path in ``data`` (in place); return their FORBIDDEN errors."""
+    """Null every path in ``data`` (in place) where one of ``nodes`` was asked for; return an error for each.
+
+    Used for denied fields (FORBIDDEN) and for fields withheld when the audit
+    record cannot be written (AUDIT_UNAVAILABLE).
+    """
     fragments = {
         definition.name.value: definition
         for definition in document.definitions
@@ -169,7 +182,7 @@ def deny_paths(
     root = schema.get_root_type(operation.operation)
     if root is None:
         return errors
-    walker = _ResultWalker(schema, fragments, variables, plan, errors)
+    walker = _ResultWalker(schema, fragments, variables, nodes, errors)
     walker.walk_object(root, [_wrap(operation)], data, ())
     return errors
 
@@ -195,13 +208,13 @@ class _ResultWalker:
         schema: GraphQLSchema,
         fragments: dict[str, FragmentDefinitionNode],
         variables: Mapping[str, Any],
-        plan: OperationPlan,
+        nodes: Mapping[int, GovgraphError],
         errors: list[PathError],
     ) -> None:
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
-        self.plan = plan
+        self.nodes = nodes
         self.errors = errors
 
     def walk_object(
@@ -220,9 +233,7 @@ class _ResultWalker:
                 by_key.setdefault(response_key(node), []).append(node)
             for key, key_nodes in by_key.items():
                 order.append(key)
-                denial = next(
-                    (self.plan.denied[id(node)] for node in key_nodes if id(node) in self.plan.denied), None
-                )
+                denial = next((self.nodes[id(node)] for node in key_nodes if id(node) in self.nodes), None)
                 if denial is not None:
                     if key not in data:
                         inserted = True

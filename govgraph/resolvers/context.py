@@ -38,3 +38,19 @@ class RequestContext:
     path_errors: list[PathError] = field(default_factory=list)
     plans: dict[Any, Any] = field(default_factory=dict)
     """Selection plans, cached per field node for this request."""
+    operation_plan: Any = None
+    """The authorization plan for this operation (``auth.operation.OperationPlan``)."""
+    touched: dict[tuple[str, str], set[Any]] = field(default_factory=dict)
+    """(entity type, provider department) → keys whose records were read, for the audit trail."""
+    served_from: dict[str, str] = field(default_factory=dict)
+    """Provider department → live, cache or stale."""
+    operation_name: str | None = None
+    document_hash: str | None = None
+    document: Any = None
+    """The operation's document as the client sent it (before denied fields were removed)."""
+    variables: dict[str, Any] = field(default_factory=dict)
+    audit: Any = None
+    """The ``AuditStore``, for the oversight queries."""
+
+    def touch(self, entity: str, department: str, keys: Any) -> None:
+        self.touched.setdefault((entity, department), set()).update(keys)

@@ -97,6 +97,11 @@ class EntityLoader:
             ),
             return_exceptions=True,
         )
+        for fetch, rows in zip(plan.fetches, fetched, strict=True):
+            if not isinstance(rows, BaseException) and fetch.fills:
+                context.touch(
+                    entity_name, fetch.department, [key for key, row in zip(keys, rows, strict=True) if row]
+                )
         base_path = tuple(info.path.as_list())
         cls = self.types[entity_name]
         home_rows = fetched[0]

@@ -32,11 +32,13 @@ def entity_list_resolver(entities: EntityLoader, catalog_field: CatalogField) ->
     lookup = catalog_field.lookup
     assert lookup is not None and lookup.column is not None
     department, table, match, column = catalog_field.department, lookup.table, lookup.match, lookup.column
-    target = catalog_field.type.name
+    target, entity_name = catalog_field.type.name, catalog_field.entity
 
     async def resolve(root: Any, info: strawberry.Info) -> list[Any]:
         context: RequestContext = info.context
         rows = await context.loaders.lookup(department, table, match, (column,)).load(root._key)
+        if rows:
+            context.touch(entity_name, department, [root._key])
         keys = list(dict.fromkeys(row[column] for row in rows if row[column] is not None))
         if not keys:
             return []
@@ -48,6 +50,7 @@ def entity_list_resolver(entities: EntityLoader, catalog_field: CatalogField) ->
 def object_list_resolver(entities: EntityLoader, catalog_field: CatalogField) -> Resolver:
     lookup, object_type = catalog_field.lookup, catalog_field.object_type
     assert lookup is not None and object_type is not None
+    entity_name = catalog_field.entity
     department, table, match, columns = (
         catalog_field.department,
         lookup.table,
@@ -58,6 +61,8 @@ def object_list_resolver(entities: EntityLoader, catalog_field: CatalogField) ->
     async def resolve(root: Any, info: strawberry.Info) -> list[Any]:
         context: RequestContext = info.context
         rows = await context.loaders.lookup(department, table, match, columns).load(root._key)
+        if rows:
+            context.touch(entity_name, department, [root._key])
         return [entities.build_object(object_type, row) for row in rows]
 
     return resolve

@@ -13,11 +13,13 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from govgraph.auth.policy import Policy
 from govgraph.catalog.model import Catalog
 from govgraph.errors import BadUserInput, Forbidden, GovgraphError
 from govgraph.resolvers.context import RequestContext
 from govgraph.resolvers.entities import EntityLoader
 from govgraph.schema.discovery import discovery_fields
+from govgraph.schema.oversight import oversight_fields
 from govgraph.schema.root import root_fields
 from govgraph.schema.scalars import SCALAR_MAP
 from govgraph.schema.types import build_types
@@ -44,7 +46,7 @@ class GovgraphSchema(strawberry.federation.Schema):
 
 
 def build_schema(
-    catalog: Catalog, extensions: Sequence[type[SchemaExtension]] = ()
+    catalog: Catalog, policy: Policy, extensions: Sequence[type[SchemaExtension]] = ()
 ) -> tuple[GovgraphSchema, EntityLoader]:
     entities = EntityLoader(catalog, {})
     classes = build_types(catalog, entities)
@@ -52,7 +54,7 @@ def build_schema(
         _add_resolve_reference(classes[entity.name], entities, entity.name, entity.key_field)
     query = strawberry.tools.create_type(
         "Query",
-        [*root_fields(catalog, entities, classes), *discovery_fields(catalog)],
+        [*root_fields(catalog, entities, classes), *discovery_fields(catalog), *oversight_fields(policy)],
         description="govgraph: one schema over the city's departments.",
     )
     schema = GovgraphSchema(

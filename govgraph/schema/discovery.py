@@ -58,9 +58,7 @@ class CatalogFieldInfo:
     department: str
     classification: str
     frequency: str
-    cache_ttl: int | None = strawberry.field(
-        name="cacheTtl", description="Seconds; null means always live."
-    )
+    cache_ttl: int | None = strawberry.field(name="cacheTtl", description="Seconds; null means always live.")
     description: LocalizedText
     access: str = strawberry.field(description="What the caller gets: read, mask or verify.")
 

@@ -167,7 +167,10 @@ def _directory(catalog: Catalog, entities: EntityLoader, enterprise_cls: type) -
         nodes = await entities.load(
             raw, entity.name, page, in_list=True, item_paths=paths, field_nodes=node_nodes
         )
-        edges = [EnterpriseEdge(cursor=encode_cursor(key), node=node) for key, node in zip(page, nodes, strict=False)]
+        edges = [
+            EnterpriseEdge(cursor=encode_cursor(key), node=node)
+            for key, node in zip(page, nodes, strict=False)
+        ]
         return EnterpriseConnection(
             edges=edges,
             page_info=PageInfo(

@@ -1,0 +1,59 @@
+"""Build one request's audit record from what resolution collected.
+
+Who (principal), for what (purpose), how (operation name, document hash,
+client address), which entities from which providers, and each field
+coordinate with its decision. Never a value.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+
+from govgraph.audit.records import AuditRecord, EntityTouch, FieldDecision
+from govgraph.catalog.model import Catalog
+from govgraph.resolvers.context import RequestContext
+
+GOVGRAPH = "govgraph"
+"""The provider named for govgraph's own records (the audit log itself)."""
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def build_record(context: RequestContext, catalog: Catalog, client_address: str | None) -> AuditRecord | None:
+    """The record for this request, or ``None`` when it touched public data only."""
+    fields = []
+    for coordinate, decision in sorted(context.decisions.items()):
+        entity_name, _, field_name = coordinate.partition(".")
+        entity = catalog.entities.get(entity_name)
+        catalog_field = entity.fields.get(field_name) if entity else None
+        if catalog_field is None:
+            fields.append(FieldDecision(coordinate, GOVGRAPH, "conditional", decision))
+        elif catalog_field.classification != "public":
+            fields.append(
+                FieldDecision(coordinate, catalog_field.department, catalog_field.classification, decision)
+            )
+    if not fields:
+        return None
+    served_from: Mapping[str, str] = context.served_from
+    entities = tuple(
+        EntityTouch(entity_type, key, department, served_from.get(department, "live"))
+        for (entity_type, department), keys in sorted(context.touched.items())
+        for key in sorted(keys)
+    )
+    principal = context.principal
+    return AuditRecord(
+        request_id=context.request_id,
+        occurred_at=utc_now(),
+        subject=principal.subject,
+        department=principal.department,
+        roles=principal.roles,
+        purpose=principal.purpose,
+        operation_name=context.operation_name,
+        document_hash=context.document_hash or "",
+        client_address=client_address,
+        entities=entities,
+        fields=tuple(fields),
+    )

@@ -1,0 +1,389 @@
+"""``AuditStore``: the durable, hash-chained audit trail, through SQLAlchemy async.
+
+SQLite by default, PostgreSQL when ``GOVGRAPH_AUDIT_URL`` says so. Every
+append takes the next positions of one ordered chain: on PostgreSQL under a
+transaction-scoped advisory lock, so several server processes write one
+chain; everywhere, a unique position and retry catch any race.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from govgraph.audit.records import (
+    GENESIS_HASH,
+    AuditRecord,
+    EntityTouch,
+    FieldDecision,
+    chain_hash,
+    content_hash,
+)
+from govgraph.audit.tables import (
+    SCHEMA_VERSION,
+    audit_entities,
+    audit_meta,
+    audit_records,
+    audit_usage,
+    metadata,
+)
+from govgraph.errors import AuditUnavailable
+
+logger = logging.getLogger("govgraph.audit")
+
+ADVISORY_LOCK_KEY = 0x60F6_A0D1
+APPEND_ATTEMPTS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    position: int
+    record: AuditRecord
+    content_hash: str
+    previous_hash: str
+    record_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChainBreak:
+    position: int
+    problem: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    subject: str | None = None
+    department: str | None = None
+    entity_key: str | None = None
+    field: str | None = None
+    purpose: str | None = None
+    occurred_from: str | None = None
+    occurred_to: str | None = None
+
+
+USAGE_DIMENSIONS = {
+    "provider": audit_usage.c.provider,
+    "consumer": audit_usage.c.consumer,
+    "field": audit_usage.c.coordinate,
+    "purpose": audit_usage.c.purpose,
+    "servedFrom": audit_usage.c.served_from,
+}
+
+
+class AuditStore:
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._postgres = url.startswith("postgresql")
+        self._engine: AsyncEngine | None = None
+        self._ready = False
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        options: dict[str, Any] = {}
+        if not self._postgres:
+            options["connect_args"] = {"timeout": 5}
+        self._engine = create_async_engine(self._url, **options)
+        try:
+            await self._migrate()
+        except (SQLAlchemyError, OSError) as error:
+            logger.error(
+                "audit store unavailable at start-up (%s); will retry on first write", type(error).__name__
+            )
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            raise AuditUnavailable()
+        return self._engine
+
+    async def _migrate(self) -> None:
+        async with self.engine.begin() as connection:
+            await connection.run_sync(metadata.create_all)
+            version = (
+                await connection.execute(
+                    sa.select(audit_meta.c.value).where(audit_meta.c.name == "schema_version")
+                )
+            ).scalar()
+            if version is None:
+                await connection.execute(
+                    sa.insert(audit_meta).values(name="schema_version", value=str(SCHEMA_VERSION))
+                )
+        self._ready = True
+
+    async def append(self, records: Sequence[AuditRecord]) -> list[int]:
+        """Commit records at the end of the chain; their positions once committed."""
+        if not records:
+            return []
+        try:
+            if not self._ready:
+                await self._migrate()
+            for _ in range(APPEND_ATTEMPTS):
+                try:
+                    async with self._lock:
+                        return await self._append(records)
+                except IntegrityError:
+                    await asyncio.sleep(0.01)
+            raise AuditUnavailable()
+        except (SQLAlchemyError, OSError) as error:
+            logger.error("audit store write failed: %s", type(error).__name__)
+            raise AuditUnavailable() from None
+
+    async def _append(self, records: Sequence[AuditRecord]) -> list[int]:
+        async with self.engine.begin() as connection:
+            if self._postgres:
+                await connection.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
+                )
+            last = (
+                await connection.execute(
+                    sa.select(audit_records.c.position, audit_records.c.record_hash)
+                    .order_by(audit_records.c.position.desc())
+                    .limit(1)
+                )
+            ).first()
+            position, previous = (last.position, last.record_hash) if last else (0, GENESIS_HASH)
+            record_rows, entity_rows, usage_rows, positions = [], [], [], []
+            for record in records:
+                position += 1
+                record_content_hash = content_hash(record)
+                record_hash = chain_hash(previous, record_content_hash, position)
+                record_rows.append(_record_row(position, record, record_content_hash, previous, record_hash))
+                entity_rows.extend(
+                    {
+                        "position": position,
+                        "entity_type": e.type,
+                        "entity_key": e.key,
+                        "department": e.department,
+                    }
+                    for e in record.entities
+                )
+                usage_rows.extend(_usage_rows(position, record))
+                positions.append(position)
+                previous = record_hash
+            await connection.execute(sa.insert(audit_records), record_rows)
+            if entity_rows:
+                await connection.execute(sa.insert(audit_entities), entity_rows)
+            if usage_rows:
+                await connection.execute(sa.insert(audit_usage), usage_rows)
+        return positions
+
+    async def scan(self, batch: int = 1000) -> AsyncIterator[StoredRecord]:
+        """Every record in chain order."""
+        after = 0
+        while True:
+            async with self.engine.connect() as connection:
+                rows = (
+                    (
+                        await connection.execute(
+                            sa.select(audit_records)
+                            .where(audit_records.c.position > after)
+                            .order_by(audit_records.c.position)
+                            .limit(batch)
+                        )
+                    )
+                    .mappings()
+                    .all()
+                )
+            if not rows:
+                return
+            for row in rows:
+                yield _stored(row)
+            after = rows[-1]["position"]
+
+    async def verify(self) -> tuple[int, ChainBreak | None]:
+        """Walk the chain; the number of records checked and the first broken or missing link."""
+        expected_position, previous, checked = 1, GENESIS_HASH, 0
+        async for stored in self.scan():
+            if stored.position != expected_position:
+                return checked, ChainBreak(expected_position, f"record {expected_position} is missing")
+            if stored.previous_hash != previous:
+                return checked, ChainBreak(
+                    stored.position, "does not follow the previous record (deleted or reordered)"
+                )
+            recomputed = content_hash(stored.record)
+            if recomputed != stored.content_hash:
+                return checked, ChainBreak(stored.position, "content was changed after it was written")
+            if chain_hash(previous, recomputed, stored.position) != stored.record_hash:
+                return checked, ChainBreak(stored.position, "chain hash does not match")
+            previous, expected_position, checked = stored.record_hash, expected_position + 1, checked + 1
+        return checked, None
+
+    async def query(self, where: AuditFilter, first: int, before_position: int | None) -> list[StoredRecord]:
+        """Newest first; ``before_position`` continues a page."""
+        statement = sa.select(audit_records).order_by(audit_records.c.position.desc()).limit(first)
+        if before_position is not None:
+            statement = statement.where(audit_records.c.position < before_position)
+        for column, value in (
+            (audit_records.c.subject, where.subject),
+            (audit_records.c.department, where.department),
+            (audit_records.c.purpose, where.purpose),
+        ):
+            if value is not None:
+                statement = statement.where(column == value)
+        if where.occurred_from is not None:
+            statement = statement.where(audit_records.c.occurred_at >= where.occurred_from)
+        if where.occurred_to is not None:
+            statement = statement.where(audit_records.c.occurred_at < where.occurred_to)
+        if where.entity_key is not None:
+            statement = statement.where(
+                audit_records.c.position.in_(
+                    sa.select(audit_entities.c.position).where(
+                        audit_entities.c.entity_key == where.entity_key
+                    )
+                )
+            )
+        if where.field is not None:
+            statement = statement.where(
+                audit_records.c.position.in_(
+                    sa.select(audit_usage.c.position).where(audit_usage.c.coordinate == where.field)
+                )
+            )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(statement)).mappings().all()
+        return [_stored(row) for row in rows]
+
+    async def access_log(
+        self, entity_type: str, entity_key: str, limit: int, *, hide_purposes: Sequence[str] = ()
+    ) -> list[StoredRecord]:
+        """Records that read this entity, newest first, except the entity's own requests and hidden purposes."""
+        statement = (
+            sa.select(audit_records)
+            .where(
+                audit_records.c.position.in_(
+                    sa.select(audit_entities.c.position).where(
+                        audit_entities.c.entity_type == entity_type, audit_entities.c.entity_key == entity_key
+                    )
+                ),
+                sa.or_(audit_records.c.subject.is_(None), audit_records.c.subject != entity_key),
+            )
+            .order_by(audit_records.c.position.desc())
+            .limit(limit)
+        )
+        if hide_purposes:
+            statement = statement.where(
+                sa.or_(audit_records.c.purpose.is_(None), audit_records.c.purpose.not_in(list(hide_purposes)))
+            )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(statement)).mappings().all()
+        return [_stored(row) for row in rows]
+
+    async def usage(
+        self, occurred_from: str | None, occurred_to: str | None, group_by: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        dimensions = [USAGE_DIMENSIONS[name].label(name) for name in group_by]
+        statement = sa.select(
+            *dimensions,
+            sa.func.count(sa.distinct(audit_usage.c.position)).label("records"),
+            sa.func.count().label("fieldsServed"),
+            sa.func.coalesce(sa.func.sum(audit_usage.c.entities), 0).label("entitiesServed"),
+        ).where(audit_usage.c.decision != "deny")
+        if occurred_from is not None:
+            statement = statement.where(audit_usage.c.occurred_at >= occurred_from)
+        if occurred_to is not None:
+            statement = statement.where(audit_usage.c.occurred_at < occurred_to)
+        if dimensions:
+            statement = statement.group_by(*dimensions).order_by(*dimensions)
+        async with self.engine.connect() as connection:
+            return [dict(row) for row in (await connection.execute(statement)).mappings().all()]
+
+    async def count(self) -> int:
+        async with self.engine.connect() as connection:
+            return int(
+                (await connection.execute(sa.select(sa.func.count()).select_from(audit_records))).scalar()
+                or 0
+            )
+
+
+def _record_row(
+    position: int, record: AuditRecord, record_content_hash: str, previous: str, record_hash: str
+) -> dict[str, Any]:
+    return {
+        "position": position,
+        "request_id": record.request_id,
+        "occurred_at": record.occurred_at,
+        "subject": record.subject,
+        "department": record.department,
+        "roles": orjson.dumps(list(record.roles)).decode(),
+        "purpose": record.purpose,
+        "operation_name": record.operation_name,
+        "document_hash": record.document_hash,
+        "client_address": record.client_address,
+        "entities": orjson.dumps([_entity_dict(entity) for entity in record.entities]).decode(),
+        "fields": orjson.dumps([_field_dict(item) for item in record.fields]).decode(),
+        "content_hash": record_content_hash,
+        "previous_hash": previous,
+        "record_hash": record_hash,
+    }
+
+
+def _usage_rows(position: int, record: AuditRecord) -> list[dict[str, Any]]:
+    touched: dict[tuple[str, str], int] = {}
+    served: dict[str, str] = {}
+    for entity in record.entities:
+        touched[(entity.type, entity.department)] = touched.get((entity.type, entity.department), 0) + 1
+        if served.get(entity.department) != "live":
+            served[entity.department] = entity.served_from
+    return [
+        {
+            "position": position,
+            "occurred_at": record.occurred_at,
+            "provider": item.department,
+            "consumer": record.department,
+            "coordinate": item.coordinate,
+            "purpose": record.purpose,
+            "decision": item.decision,
+            "served_from": served.get(item.department, "live"),
+            "entities": touched.get((item.coordinate.partition(".")[0], item.department), 0),
+        }
+        for item in record.fields
+    ]
+
+
+def _entity_dict(entity: EntityTouch) -> dict[str, str]:
+    return {
+        "type": entity.type,
+        "key": entity.key,
+        "department": entity.department,
+        "served_from": entity.served_from,
+    }
+
+
+def _field_dict(item: FieldDecision) -> dict[str, str]:
+    return {
+        "coordinate": item.coordinate,
+        "department": item.department,
+        "classification": item.classification,
+        "decision": item.decision,
+    }
+
+
+def _stored(row: Any) -> StoredRecord:
+    record = AuditRecord(
+        request_id=row["request_id"],
+        occurred_at=row["occurred_at"],
+        subject=row["subject"],
+        department=row["department"],
+        roles=tuple(orjson.loads(row["roles"])),
+        purpose=row["purpose"],
+        operation_name=row["operation_name"],
+        document_hash=row["document_hash"],
+        client_address=row["client_address"],
+        entities=tuple(EntityTouch(**entity) for entity in orjson.loads(row["entities"])),
+        fields=tuple(FieldDecision(**item) for item in orjson.loads(row["fields"])),
+    )
+    return StoredRecord(
+        row["position"], record, row["content_hash"], row["previous_hash"], row["record_hash"]
+    )

@@ -1,0 +1,72 @@
+"""govgraph's own audit tables, in their own database.
+
+- ``audit_records``: one row per request, in chain order (``position``).
+- ``audit_entities``: (position, type, key, department) for oversight and
+  citizens' access logs.
+- ``audit_usage``: (position, provider, consumer, coordinate, purpose,
+  decision, served_from, entities) for metering providers.
+
+The chain covers ``audit_records`` only; the other two are indexes derived
+from it in the same transaction.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+SCHEMA_VERSION = 1
+
+metadata = sa.MetaData()
+
+audit_meta = sa.Table(
+    "govgraph_audit_meta",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+audit_records = sa.Table(
+    "govgraph_audit_records",
+    metadata,
+    sa.Column(
+        "position", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=False
+    ),
+    sa.Column("request_id", sa.Text, nullable=False),
+    sa.Column("occurred_at", sa.Text, nullable=False, index=True),
+    sa.Column("subject", sa.Text),
+    sa.Column("department", sa.Text, index=True),
+    sa.Column("roles", sa.Text, nullable=False),
+    sa.Column("purpose", sa.Text, index=True),
+    sa.Column("operation_name", sa.Text),
+    sa.Column("document_hash", sa.Text, nullable=False),
+    sa.Column("client_address", sa.Text),
+    sa.Column("entities", sa.Text, nullable=False),
+    sa.Column("fields", sa.Text, nullable=False),
+    sa.Column("content_hash", sa.Text, nullable=False),
+    sa.Column("previous_hash", sa.Text, nullable=False),
+    sa.Column("record_hash", sa.Text, nullable=False, unique=True),
+)
+
+audit_entities = sa.Table(
+    "govgraph_audit_entities",
+    metadata,
+    sa.Column("position", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False, index=True),
+    sa.Column("entity_type", sa.Text, nullable=False),
+    sa.Column("entity_key", sa.Text, nullable=False),
+    sa.Column("department", sa.Text, nullable=False),
+    sa.Index("govgraph_audit_entities_key", "entity_type", "entity_key"),
+)
+
+audit_usage = sa.Table(
+    "govgraph_audit_usage",
+    metadata,
+    sa.Column("position", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False, index=True),
+    sa.Column("occurred_at", sa.Text, nullable=False, index=True),
+    sa.Column("provider", sa.Text, nullable=False),
+    sa.Column("consumer", sa.Text),
+    sa.Column("coordinate", sa.Text, nullable=False),
+    sa.Column("purpose", sa.Text),
+    sa.Column("decision", sa.Text, nullable=False),
+    sa.Column("served_from", sa.Text, nullable=False),
+    sa.Column("entities", sa.Integer, nullable=False),
+)
