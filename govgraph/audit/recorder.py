@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Mapping
 
-from govgraph.audit.records import AuditRecord, EntityTouch, FieldDecision
+from govgraph.audit.records import AuditRecord, EntityAccess, FieldDecision
 from govgraph.catalog.model import Catalog
 from govgraph.resolvers.context import RequestContext
 
@@ -39,9 +39,9 @@ def build_record(context: RequestContext, catalog: Catalog, client_address: str 
         return None
     served_from: Mapping[str, str] = context.served_from
     entities = tuple(
-        EntityTouch(entity_type, key, department, served_from.get(department, "live"))
+        EntityAccess(entity_type, department, tuple(sorted(keys)), served_from.get(department, "live"))
         for (entity_type, department), keys in sorted(context.touched.items())
-        for key in sorted(keys)
+        if keys
     )
     principal = context.principal
     return AuditRecord(

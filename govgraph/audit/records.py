@@ -8,7 +8,7 @@ field coordinates with what decision; never a field value.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -17,10 +17,12 @@ GENESIS_HASH = "0" * 64
 
 
 @dataclass(frozen=True, slots=True)
-class EntityTouch:
+class EntityAccess:
+    """The records of one entity type a request read from one provider: their keys, and how they were served."""
+
     type: str
-    key: str
     department: str
+    keys: tuple[str, ...]
     served_from: str = "live"
 
 
@@ -44,7 +46,7 @@ class AuditRecord:
     operation_name: str | None
     document_hash: str
     client_address: str | None
-    entities: tuple[EntityTouch, ...] = field(default_factory=tuple)
+    entities: tuple[EntityAccess, ...] = field(default_factory=tuple)
     fields: tuple[FieldDecision, ...] = field(default_factory=tuple)
 
     @property
@@ -58,11 +60,47 @@ class AuditRecord:
 
 def canonical_content(record: AuditRecord) -> bytes:
     """The bytes the chain hashes: every field, sorted keys, no whitespace."""
-    data: dict[str, Any] = asdict(record)
-    data["roles"] = list(record.roles)
-    data["entities"] = [asdict(entity) for entity in record.entities]
-    data["fields"] = [asdict(item) for item in record.fields]
+    data = {
+        "request_id": record.request_id,
+        "occurred_at": record.occurred_at,
+        "subject": record.subject,
+        "department": record.department,
+        "roles": list(record.roles),
+        "purpose": record.purpose,
+        "operation_name": record.operation_name,
+        "document_hash": record.document_hash,
+        "client_address": record.client_address,
+        "entities": [entity_dict(entity) for entity in record.entities],
+        "fields": [field_dict(item) for item in record.fields],
+    }
     return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+
+
+def entity_dict(entity: EntityAccess) -> dict[str, object]:
+    return {
+        "type": entity.type,
+        "department": entity.department,
+        "keys": list(entity.keys),
+        "served_from": entity.served_from,
+    }
+
+
+def entity_from_dict(data: dict[str, object]) -> EntityAccess:
+    return EntityAccess(
+        type=str(data["type"]),
+        department=str(data["department"]),
+        keys=tuple(data["keys"]),  # type: ignore[arg-type]
+        served_from=str(data["served_from"]),
+    )
+
+
+def field_dict(item: FieldDecision) -> dict[str, str]:
+    return {
+        "coordinate": item.coordinate,
+        "department": item.department,
+        "classification": item.classification,
+        "decision": item.decision,
+    }
 
 
 def content_hash(record: AuditRecord) -> str:

@@ -22,10 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from govgraph.audit.records import (
     GENESIS_HASH,
     AuditRecord,
-    EntityTouch,
     FieldDecision,
     chain_hash,
     content_hash,
+    entity_dict,
+    entity_from_dict,
+    field_dict,
 )
 from govgraph.audit.tables import (
     SCHEMA_VERSION,
@@ -162,13 +164,8 @@ class AuditStore:
                 record_hash = chain_hash(previous, record_content_hash, position)
                 record_rows.append(_record_row(position, record, record_content_hash, previous, record_hash))
                 entity_rows.extend(
-                    {
-                        "position": position,
-                        "entity_type": e.type,
-                        "entity_key": e.key,
-                        "department": e.department,
-                    }
-                    for e in record.entities
+                    {"position": position, "entity_type": entity_type, "entity_key": key}
+                    for entity_type, key in sorted({(e.type, key) for e in record.entities for key in e.keys})
                 )
                 usage_rows.extend(_usage_rows(position, record))
                 positions.append(position)
@@ -321,8 +318,8 @@ def _record_row(
         "operation_name": record.operation_name,
         "document_hash": record.document_hash,
         "client_address": record.client_address,
-        "entities": orjson.dumps([_entity_dict(entity) for entity in record.entities]).decode(),
-        "fields": orjson.dumps([_field_dict(item) for item in record.fields]).decode(),
+        "entities": orjson.dumps([entity_dict(entity) for entity in record.entities]).decode(),
+        "fields": orjson.dumps([field_dict(item) for item in record.fields]).decode(),
         "content_hash": record_content_hash,
         "previous_hash": previous,
         "record_hash": record_hash,
@@ -333,7 +330,9 @@ def _usage_rows(position: int, record: AuditRecord) -> list[dict[str, Any]]:
     touched: dict[tuple[str, str], int] = {}
     served: dict[str, str] = {}
     for entity in record.entities:
-        touched[(entity.type, entity.department)] = touched.get((entity.type, entity.department), 0) + 1
+        touched[(entity.type, entity.department)] = touched.get((entity.type, entity.department), 0) + len(
+            entity.keys
+        )
         if served.get(entity.department) != "live":
             served[entity.department] = entity.served_from
     return [
@@ -352,24 +351,6 @@ def _usage_rows(position: int, record: AuditRecord) -> list[dict[str, Any]]:
     ]
 
 
-def _entity_dict(entity: EntityTouch) -> dict[str, str]:
-    return {
-        "type": entity.type,
-        "key": entity.key,
-        "department": entity.department,
-        "served_from": entity.served_from,
-    }
-
-
-def _field_dict(item: FieldDecision) -> dict[str, str]:
-    return {
-        "coordinate": item.coordinate,
-        "department": item.department,
-        "classification": item.classification,
-        "decision": item.decision,
-    }
-
-
 def _stored(row: Any) -> StoredRecord:
     record = AuditRecord(
         request_id=row["request_id"],
@@ -381,7 +362,7 @@ def _stored(row: Any) -> StoredRecord:
         operation_name=row["operation_name"],
         document_hash=row["document_hash"],
         client_address=row["client_address"],
-        entities=tuple(EntityTouch(**entity) for entity in orjson.loads(row["entities"])),
+        entities=tuple(entity_from_dict(entity) for entity in orjson.loads(row["entities"])),
         fields=tuple(FieldDecision(**item) for item in orjson.loads(row["fields"])),
     )
     return StoredRecord(

@@ -1,7 +1,7 @@
 """govgraph's own audit tables, in their own database.
 
 - ``audit_records``: one row per request, in chain order (``position``).
-- ``audit_entities``: (position, type, key, department) for oversight and
+- ``audit_entities``: (position, type, key) for oversight and
   citizens' access logs.
 - ``audit_usage``: (position, provider, consumer, coordinate, purpose,
   decision, served_from, entities) for metering providers.
@@ -53,7 +53,6 @@ audit_entities = sa.Table(
     sa.Column("position", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False, index=True),
     sa.Column("entity_type", sa.Text, nullable=False),
     sa.Column("entity_key", sa.Text, nullable=False),
-    sa.Column("department", sa.Text, nullable=False),
     sa.Index("govgraph_audit_entities_key", "entity_type", "entity_key"),
 )
 

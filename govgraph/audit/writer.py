@@ -17,7 +17,7 @@ from pathlib import Path
 
 import orjson
 
-from govgraph.audit.records import AuditRecord, EntityTouch, FieldDecision, canonical_content
+from govgraph.audit.records import AuditRecord, FieldDecision, canonical_content, entity_from_dict
 from govgraph.audit.store import AuditStore
 from govgraph.errors import AuditUnavailable
 
@@ -101,6 +101,6 @@ class AuditWriter:
 def _from_canonical(line: bytes) -> AuditRecord:
     data = orjson.loads(line)
     data["roles"] = tuple(data["roles"])
-    data["entities"] = tuple(EntityTouch(**entity) for entity in data["entities"])
+    data["entities"] = tuple(entity_from_dict(entity) for entity in data["entities"])
     data["fields"] = tuple(FieldDecision(**item) for item in data["fields"])
     return AuditRecord(**data)

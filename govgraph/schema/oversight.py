@@ -135,8 +135,9 @@ def _entry(stored: StoredRecord) -> AuditEntry:
         document_hash=record.document_hash,
         client_address=record.client_address,
         entities=[
-            AuditEntity(type=e.type, key=e.key, department=e.department, served_from=e.served_from)
+            AuditEntity(type=e.type, key=key, department=e.department, served_from=e.served_from)
             for e in record.entities
+            for key in e.keys
         ],
         fields=[_field(item) for item in record.fields],
         record_hash=stored.record_hash,

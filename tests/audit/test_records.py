@@ -5,7 +5,7 @@ import dataclasses
 from govgraph.audit.records import (
     GENESIS_HASH,
     AuditRecord,
-    EntityTouch,
+    EntityAccess,
     FieldDecision,
     canonical_content,
     chain_hash,
@@ -25,7 +25,7 @@ def record(**changes: object) -> AuditRecord:
         operation_name="Check",
         document_hash="d" * 64,
         client_address="127.0.0.1",
-        entities=(EntityTouch("Person", "110101199003071233", "taxation"),),
+        entities=(EntityAccess("Person", "taxation", ("110101199003071233",)),),
         fields=(FieldDecision("Person.annualIncome", "taxation", "sensitive", "verify"),),
     )
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
