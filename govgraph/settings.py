@@ -48,6 +48,16 @@ class Settings(BaseSettings):
     """Field-level authorization. Only benchmarks switch it off; production refuses to."""
 
     @model_validator(mode="after")
+    def _jwks_over_https(self) -> Settings:
+        url = self.jwt_jwks_url
+        loopback = ("http://127.0.0.1:", "http://127.0.0.1/", "http://localhost:", "http://localhost/")
+        if url is not None and not (url.startswith("https://") or url.startswith(loopback)):
+            raise ValueError(
+                "GOVGRAPH_JWT_JWKS_URL must be https:// (plain http only on the loopback address)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _production_is_strict(self) -> Settings:
         if self.environment != "production":
             return self

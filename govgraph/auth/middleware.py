@@ -47,7 +47,7 @@ class AuthenticationMiddleware:
                 scheme, _, token = authorization.partition(" ")
                 if scheme.lower() != "bearer" or not token.strip():
                     raise Unauthenticated("expected 'Authorization: Bearer <token>'")
-                state["principal"] = self.verifier.verify(token.strip(), header_purpose=purpose)
+                state["principal"] = await self.verifier.verify_async(token.strip(), header_purpose=purpose)
         except Unauthenticated as error:
             await _unauthenticated(scope, send, error)
             return

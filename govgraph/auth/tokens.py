@@ -12,6 +12,7 @@ confusion (HS256 signed with the RS public key) fail. Every failure is an
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -49,6 +50,12 @@ class TokenVerifier:
         self._secret = secret
         self._public_key = public_key
         self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300) if jwks_url else None
+
+    async def verify_async(self, token: str, header_purpose: str | None = None) -> Principal:
+        """``verify``, off the event loop when keys may have to be fetched from the JWKS URL."""
+        if self._jwks is None:
+            return self.verify(token, header_purpose)
+        return await asyncio.to_thread(self.verify, token, header_purpose)
 
     def verify(self, token: str, header_purpose: str | None = None) -> Principal:
         claims = self._decode(token)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import datetime
+import http.server
 import json
+import threading
+from collections.abc import Iterator
 
 import httpx
 import jwt
@@ -201,7 +204,7 @@ def test_production_settings_refuse_weak_configurations(tmp_path) -> None:  # ty
             environment="production",
             jwt_issuer="i",
             jwt_audience="a",
-            jwt_jwks_url="file:///x",
+            jwt_jwks_url="https://idp.example/jwks",
             jwt_algorithms=("HS256",),
         )
     with pytest.raises(ValueError, match="cannot be switched off"):
@@ -209,6 +212,62 @@ def test_production_settings_refuse_weak_configurations(tmp_path) -> None:  # ty
             environment="production",
             jwt_issuer="i",
             jwt_audience="a",
-            jwt_jwks_url="file:///x",
+            jwt_jwks_url="https://idp.example/jwks",
             authorization=False,
+        )
+
+
+@pytest.fixture
+def jwks_server(rsa_key: rsa.RSAPrivateKey) -> Iterator[str]:
+    """A JWKS endpoint on 127.0.0.1, as an identity provider would publish it."""
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key.public_key()))
+    body = json.dumps({"keys": [{**jwk, "kid": "city-idp-1", "use": "sig", "alg": "RS256"}]}).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
+    server.shutdown()
+
+
+async def test_production_verifies_rs256_with_keys_from_a_jwks_url(
+    jwks_server: str, rsa_key: rsa.RSAPrivateKey, environ: dict[str, str]
+) -> None:
+    settings = Settings(
+        environment="production",
+        jwt_jwks_url=jwks_server,
+        jwt_issuer="https://idp.city.example",
+        jwt_audience="govgraph",
+    )
+    app = create_app(settings, environ=environ)
+    good = jwt.encode(production_claims(), rsa_key, algorithm="RS256", headers={"kid": "city-idp-1"})
+    unknown_key = jwt.encode(
+        production_claims(), rsa_key, algorithm="RS256", headers={"kid": "someone-elses"}
+    )
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://govgraph.test") as client,
+    ):
+        accepted = await post(client, good)
+        rejected = await post(client, unknown_key)
+
+    assert accepted.status_code == 200
+    assert accepted.json()["data"]["person"]["name"] == "张伟"
+    assert_unauthenticated(rejected, "no key verifies this token", unknown_key)
+
+
+def test_jwks_url_must_be_https_or_loopback() -> None:
+    with pytest.raises(ValueError, match="https"):
+        Settings(
+            environment="production", jwt_issuer="i", jwt_audience="a", jwt_jwks_url="http://idp.example/jwks"
         )
