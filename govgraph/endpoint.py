@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -24,7 +25,8 @@ from govgraph.audit.writer import AuditWriter
 from govgraph.auth.decisions import Authorizer
 from govgraph.auth.middleware import request_id_of
 from govgraph.auth.operation import null_paths
-from govgraph.auth.principal import ANONYMOUS
+from govgraph.auth.principal import ANONYMOUS, Principal
+from govgraph.cache.control import demand_for
 from govgraph.catalog.model import Catalog
 from govgraph.errors import AuditUnavailable, GovgraphError
 from govgraph.resolvers.context import RequestContext
@@ -51,10 +53,16 @@ class GraphQLEndpoint(GraphQL):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> RequestContext:
+        principal = request.scope.get("state", {}).get("principal", ANONYMOUS)
+        settings = request.app.state.settings
+        demand, cache_note = demand_for(
+            request.headers.get("cache-control"), self._may_bypass_cache(principal), settings.cache_min_max_age
+        )
         context = RequestContext(
             request_id=request_id_of(request.scope),
-            loaders=Loaders(request.app.state.sources),
-            principal=request.scope.get("state", {}).get("principal", ANONYMOUS),
+            loaders=Loaders(request.app.state.sources, getattr(request.app.state, "cache", None), demand),
+            principal=principal,
+            cache_note=cache_note,
             authorizer=self.authorizer,
             requirements=self.requirements,
             request=request,
@@ -68,6 +76,7 @@ class GraphQLEndpoint(GraphQL):
         context: RequestContext | None = getattr(request.state, "govgraph", None)
         request_id = context.request_id if context else uuid.uuid4().hex
         if context is not None and isinstance(result.data, dict):
+            context.served_from = context.loaders.freshness.served_from()
             await self._record(request, context, result.data)
         errors = [format_error(error, request_id) for error in result.errors or ()]
         if context is not None and result.data is not None:
@@ -82,8 +91,18 @@ class GraphQLEndpoint(GraphQL):
         response: GraphQLHTTPResponse = {"data": result.data}
         if errors:
             response["errors"] = errors
-        response["extensions"] = {**(result.extensions or {}), "requestId": request_id}
+        extensions: dict[str, Any] = {**(result.extensions or {}), "requestId": request_id}
+        if context is not None:
+            extensions["freshness"] = context.loaders.freshness.extension(time.time())
+            if context.cache_note:
+                extensions["cacheControl"] = context.cache_note
+        response["extensions"] = extensions
         return response
+
+    def _may_bypass_cache(self, principal: Principal) -> bool:
+        if self.authorizer is None:
+            return True
+        return any(role.cache_bypass for role in self.authorizer.effective_roles(principal))
 
     async def _record(self, request: Request, context: RequestContext, data: dict[str, Any]) -> None:
         """No conditional or sensitive value leaves before its audit record is committed."""

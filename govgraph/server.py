@@ -13,10 +13,11 @@ import contextlib
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from govgraph.audit.extension import AuditExtension
@@ -28,6 +29,11 @@ from govgraph.auth.extension import AuthorizationExtension
 from govgraph.auth.middleware import AuthenticationMiddleware
 from govgraph.auth.policy import OPERATIONS, load_policy
 from govgraph.auth.tokens import verifier_for
+from govgraph.cache.backend import backend_for
+from govgraph.cache.invalidation import InvalidationListener
+from govgraph.cache.metrics import CacheMetrics
+from govgraph.cache.policy import CachePolicy
+from govgraph.cache.rows import RowCache
 from govgraph.catalog.loader import load_catalog
 from govgraph.catalog.model import Catalog
 from govgraph.endpoint import GraphQLEndpoint
@@ -42,6 +48,7 @@ from govgraph.sources.sql import SqlSource
 def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] | None = None) -> Starlette:
     """Build the app; ``environ`` replaces ``os.environ`` for the catalog's ``${VAR}`` references."""
     settings = settings or Settings()
+    registry = CollectorRegistry(auto_describe=True)
     catalog = load_catalog(settings.catalog, env=environ)
     policy = load_policy(settings.policy_path, catalog)
     authorizer = Authorizer(catalog, policy, OPERATIONS) if settings.authorization else None
@@ -66,11 +73,24 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
         audit_writer = AuditWriter(audit_store, settings.audit_spool)
         app.state.audit_writer = audit_writer
         await audit_writer.start()
+        cache = RowCache(
+            backend_for(settings.cache_url, settings.cache_max_entries), CachePolicy(catalog), app.state.cache_metrics
+        )
+        app.state.cache = cache
+        listener = InvalidationListener(cache, [department.source.url for department in catalog.departments.values()])
+        if settings.cache_listen:
+            await listener.start()
+        app.state.invalidation = listener
         try:
             yield
         finally:
+            await listener.stop()
             await audit_writer.close()
+            await cache.backend.close()
             await asyncio.gather(audit_store.close(), *(source.close() for source in sources.values()))
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -92,11 +112,13 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics),
         ],
         middleware=[Middleware(AuthenticationMiddleware, verifier=verifier_for(settings))],
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.cache_metrics = CacheMetrics(registry)
     app.state.catalog = catalog
     app.state.policy = policy
     app.state.authorizer = authorizer

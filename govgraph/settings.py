@@ -44,6 +44,15 @@ class Settings(BaseSettings):
     audit_spool: Path = Path("var/audit-spool.jsonl")
     """Where queued internal-only audit records go if the store is down at shutdown; replayed at start."""
 
+    cache_url: str | None = None
+    """Unset: an in-process memory cache. ``redis://host:6379/0``: shared by every process."""
+    cache_max_entries: int = 200_000
+    """Bound on the memory cache's entries (one per department row group or lookup)."""
+    cache_min_max_age: float = 60.0
+    """A client's ``Cache-Control`` below this many seconds needs a role with ``cache_bypass``."""
+    cache_listen: bool = False
+    """LISTEN on ``govgraph_invalidate`` in PostgreSQL departments and drop entries at once."""
+
     authorization: bool = True
     """Field-level authorization. Only benchmarks switch it off; production refuses to."""
 

@@ -40,6 +40,8 @@ class GrantSpec(_Spec):
 class RoleSpec(_Spec):
     department: str | None
     description: Text | None = None
+    cache_bypass: bool = False
+    """May ask for live data with ``Cache-Control: no-cache`` or a max-age below the floor."""
     grants: list[GrantSpec] = []
 
 
@@ -69,6 +71,7 @@ class Role:
     department: str | None
     description: Text | None
     grants: tuple[Grant, ...]
+    cache_bypass: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +128,7 @@ def _compile(name: str, spec: PolicySpec, catalog: Catalog, operations: frozense
                     )
             purposes = frozenset(grant.purposes) if grant.purposes is not None else None
             grants.append(Grant(frozenset(coordinates), grant.mode, purposes))
-        roles[role_name] = Role(role_name, role.department, role.description, tuple(grants))
+        roles[role_name] = Role(role_name, role.department, role.description, tuple(grants), role.cache_bypass)
     for index, embargo in enumerate(spec.embargoes):
         if embargo.purpose not in spec.purposes:
             raise PolicyError(name, f"embargoes[{index}].purpose", f"unknown purpose {embargo.purpose}")

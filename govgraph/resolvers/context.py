@@ -31,6 +31,8 @@ class RequestContext:
     requirements: Any = None
     request: Any = None
     response: Any = None
+    cache_note: str | None = None
+    """Why the client's Cache-Control was not fully honoured, if it wasn't."""
     decisions: dict[str, str] = field(default_factory=dict)
     """Coordinate → read, mask, verify or deny, as decided for this operation."""
     transforms: dict[str, Transform] = field(default_factory=dict)

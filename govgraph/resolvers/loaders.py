@@ -4,24 +4,36 @@ A loader exists per (department, table, column, selected columns) for one
 request. Every key asked for within one tick goes to the source as one
 ``IN (...)`` query, chunked at the source's ``max_keys_per_query``. Loaders
 for different departments dispatch independently, so departments are
-fetched concurrently.
+fetched concurrently. With a ``RowCache``, each batch first looks in the
+cache and sends only the misses and the live columns to the source.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from strawberry.dataloader import DataLoader
 
+from govgraph.cache.freshness import NO_DEMAND, Demand, Freshness
+from govgraph.cache.rows import RowCache
 from govgraph.sources.base import Row, Source
 
 LoaderKey = tuple[str, str, str, tuple[str, ...]]
 
 
 class Loaders:
-    def __init__(self, sources: Mapping[str, Source]) -> None:
+    def __init__(
+        self,
+        sources: Mapping[str, Source],
+        cache: RowCache | None = None,
+        demand: Demand = NO_DEMAND,
+    ) -> None:
         self._sources = sources
+        self._cache = cache
+        self.demand = demand
+        self.freshness = Freshness()
         self._rows: dict[LoaderKey, DataLoader[Any, Row | None]] = {}
         self._lookups: dict[LoaderKey, DataLoader[Any, list[Row]]] = {}
 
@@ -32,9 +44,14 @@ class Loaders:
         loader = self._rows.get(loader_key)
         if loader is None:
             source = self._sources[department]
+            cache = self._cache
 
             async def load(keys: Sequence[Any]) -> list[Row | None]:
-                found = await source.fetch(table, key_column, columns, keys)
+                if cache is not None:
+                    found = await cache.fetch(source, table, key_column, columns, keys, self.demand, self.freshness)
+                else:
+                    found = await source.fetch(table, key_column, columns, keys)
+                    self.freshness.record(department, time.time(), "live", None)
                 return [found.get(key) for key in keys]
 
             loader = DataLoader(load, max_batch_size=source.max_keys_per_query)
@@ -51,10 +68,8 @@ class Loaders:
         after: Any | None,
         limit: int,
     ) -> list[Any]:
-        """One page of keys in key order; pages are not batched, each is one query."""
-        return await self._sources[department].scan(
-            table, key_column, equals=equals, after=after, limit=limit
-        )
+        """One page of keys in key order; pages are not batched or cached, each is one query."""
+        return await self._sources[department].scan(table, key_column, equals=equals, after=after, limit=limit)
 
     def lookup(
         self, department: str, table: str, match_column: str, columns: tuple[str, ...]
@@ -63,9 +78,16 @@ class Loaders:
         loader = self._lookups.get(loader_key)
         if loader is None:
             source = self._sources[department]
+            cache = self._cache
 
             async def load(keys: Sequence[Any]) -> list[list[Row]]:
-                found = await source.lookup(table, match_column, columns, keys)
+                if cache is not None:
+                    found = await cache.lookup(
+                        source, table, match_column, columns, keys, self.demand, self.freshness
+                    )
+                else:
+                    found = await source.lookup(table, match_column, columns, keys)
+                    self.freshness.record(department, time.time(), "live", None)
                 return [found.get(key, []) for key in keys]
 
             loader = DataLoader(load, max_batch_size=source.max_keys_per_query)
