@@ -60,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     token.set_defaults(run=_token)
 
+    cache = commands.add_parser("cache", help="the shared cache").add_subparsers(title="cache commands")
+    invalidate = cache.add_parser("invalidate", help="drop cached rows of a department, or of one key")
+    invalidate.add_argument("--department", required=True)
+    invalidate.add_argument("--entity", default=None, help="with --key: the entity the key belongs to")
+    invalidate.add_argument("--key", default=None)
+    invalidate.set_defaults(run=_cache_invalidate)
+
     audit = commands.add_parser("audit", help="the audit trail").add_subparsers(title="audit commands")
     verify = audit.add_parser(
         "verify", help="walk the hash chain; exit 1 at the first broken or missing link"
@@ -179,6 +186,57 @@ def _token(arguments: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def _cache_invalidate(arguments: argparse.Namespace) -> int:
+    from prometheus_client import CollectorRegistry
+
+    from govgraph.cache.backend import RedisBackend
+    from govgraph.cache.metrics import CacheMetrics
+    from govgraph.cache.policy import CachePolicy
+    from govgraph.cache.rows import RowCache
+    from govgraph.catalog.loader import load_catalog
+    from govgraph.settings import Settings
+
+    settings = Settings()
+    catalog = load_catalog(settings.catalog)
+    if arguments.department not in catalog.departments:
+        print(
+            f"govgraph: unknown department {arguments.department}; departments: {', '.join(catalog.departments)}",
+            file=sys.stderr,
+        )
+        return 2
+    if (arguments.entity is None) != (arguments.key is None):
+        print("govgraph: --entity and --key go together", file=sys.stderr)
+        return 2
+    if arguments.entity is not None and arguments.entity not in catalog.entities:
+        print(
+            f"govgraph: unknown entity {arguments.entity}; entities: {', '.join(catalog.entities)}",
+            file=sys.stderr,
+        )
+        return 2
+    if settings.cache_url is None:
+        print(
+            "govgraph: the cache is the in-process memory cache (GOVGRAPH_CACHE_URL is unset), which lives inside "
+            "each server process; set GOVGRAPH_CACHE_URL=redis://... to share and invalidate it, "
+            "or use GOVGRAPH_CACHE_LISTEN with PostgreSQL triggers",
+            file=sys.stderr,
+        )
+        return 2
+
+    async def run() -> int:
+        cache = RowCache(
+            RedisBackend(settings.cache_url), CachePolicy(catalog), CacheMetrics(CollectorRegistry())
+        )
+        try:
+            deleted = await cache.invalidate(arguments.department, arguments.key)
+        finally:
+            await cache.backend.close()
+        what = f"{arguments.entity} {arguments.key}" if arguments.key else "all entries"
+        print(f"invalidated {what} of {arguments.department}: {deleted} cache entries dropped")
+        return 0
+
+    return asyncio.run(run())
 
 
 def _moment(text: str) -> str:

@@ -56,7 +56,9 @@ class GraphQLEndpoint(GraphQL):
         principal = request.scope.get("state", {}).get("principal", ANONYMOUS)
         settings = request.app.state.settings
         demand, cache_note = demand_for(
-            request.headers.get("cache-control"), self._may_bypass_cache(principal), settings.cache_min_max_age
+            request.headers.get("cache-control"),
+            self._may_bypass_cache(principal),
+            settings.cache_min_max_age,
         )
         context = RequestContext(
             request_id=request_id_of(request.scope),
@@ -93,7 +95,9 @@ class GraphQLEndpoint(GraphQL):
             response["errors"] = errors
         extensions: dict[str, Any] = {**(result.extensions or {}), "requestId": request_id}
         if context is not None:
-            extensions["freshness"] = context.loaders.freshness.extension(time.time())
+            cache = getattr(request.app.state, "cache", None)
+            now = cache.clock() if cache is not None else time.time()
+            extensions["freshness"] = context.loaders.freshness.extension(now)
             if context.cache_note:
                 extensions["cacheControl"] = context.cache_note
         response["extensions"] = extensions

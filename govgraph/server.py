@@ -74,10 +74,14 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
         app.state.audit_writer = audit_writer
         await audit_writer.start()
         cache = RowCache(
-            backend_for(settings.cache_url, settings.cache_max_entries), CachePolicy(catalog), app.state.cache_metrics
+            backend_for(settings.cache_url, settings.cache_max_entries),
+            CachePolicy(catalog),
+            app.state.cache_metrics,
         )
         app.state.cache = cache
-        listener = InvalidationListener(cache, [department.source.url for department in catalog.departments.values()])
+        listener = InvalidationListener(
+            cache, [department.source.url for department in catalog.departments.values()]
+        )
         if settings.cache_listen:
             await listener.start()
         app.state.invalidation = listener

@@ -128,7 +128,9 @@ def _compile(name: str, spec: PolicySpec, catalog: Catalog, operations: frozense
                     )
             purposes = frozenset(grant.purposes) if grant.purposes is not None else None
             grants.append(Grant(frozenset(coordinates), grant.mode, purposes))
-        roles[role_name] = Role(role_name, role.department, role.description, tuple(grants), role.cache_bypass)
+        roles[role_name] = Role(
+            role_name, role.department, role.description, tuple(grants), role.cache_bypass
+        )
     for index, embargo in enumerate(spec.embargoes):
         if embargo.purpose not in spec.purposes:
             raise PolicyError(name, f"embargoes[{index}].purpose", f"unknown purpose {embargo.purpose}")

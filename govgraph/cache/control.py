@@ -38,7 +38,9 @@ def demand_for(header: str | None, may_bypass: bool, floor: float) -> tuple[Dema
     if no_cache or (max_age is not None and max_age == 0):
         if may_bypass:
             return Demand(max_age=0, no_cache=True), None
-        return Demand(max_age=floor), f"no-cache needs a role allowed to bypass the cache; max-age={floor:g} applied"
+        return Demand(
+            max_age=floor
+        ), f"no-cache needs a role allowed to bypass the cache; max-age={floor:g} applied"
     assert max_age is not None
     if max_age < floor and not may_bypass:
         return Demand(max_age=floor), f"max-age below {floor:g} needs a role allowed to bypass the cache"

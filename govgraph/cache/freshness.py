@@ -39,7 +39,9 @@ class Freshness:
         return [
             {
                 "department": department,
-                "asOf": datetime.datetime.fromtimestamp(entry.as_of, datetime.UTC).isoformat(timespec="milliseconds"),
+                "asOf": datetime.datetime.fromtimestamp(entry.as_of, datetime.UTC).isoformat(
+                    timespec="milliseconds"
+                ),
                 "servedFrom": entry.served_from,
                 "age": round(max(now - entry.as_of, 0.0), 3),
                 "maxAge": entry.max_age,

@@ -52,10 +52,12 @@ class CachePolicy:
                 if ttl is not None:
                     by_ttl.setdefault(ttl, []).append(column)
             self._groups[(department, table)] = {
-                ttl: ColumnGroup(department, table, ttl, tuple(sorted(columns))) for ttl, columns in by_ttl.items()
+                ttl: ColumnGroup(department, table, ttl, tuple(sorted(columns)))
+                for ttl, columns in by_ttl.items()
             }
         self.stale_if_error = {
-            department.id: department.source.stale_if_error or 0 for department in catalog.departments.values()
+            department.id: department.source.stale_if_error or 0
+            for department in catalog.departments.values()
         }
         if stale_if_error:
             self.stale_if_error.update(stale_if_error)
@@ -82,10 +84,19 @@ class CachePolicy:
         return self._lookup_ttls.get((department, table, match))
 
     def groups(self, department: str) -> list[ColumnGroup]:
-        return [group for (owner, _), groups in self._groups.items() if owner == department for group in groups.values()]
+        return [
+            group
+            for (owner, _), groups in self._groups.items()
+            if owner == department
+            for group in groups.values()
+        ]
 
     def lookups(self, department: str) -> list[tuple[str, str]]:
-        return [(table, match) for (owner, table, match), ttl in self._lookup_ttls.items() if owner == department and ttl]
+        return [
+            (table, match)
+            for (owner, table, match), ttl in self._lookup_ttls.items()
+            if owner == department and ttl
+        ]
 
 
 _UNSET = -1

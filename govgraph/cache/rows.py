@@ -84,11 +84,18 @@ class RowCache:
         if split.live:
             self.metrics.count(department, "passthrough", len(keys))
 
-        need = list(keys) if split.live else list(dict.fromkeys(key for group_keys in missing.values() for key in group_keys))
+        need = (
+            list(keys)
+            if split.live
+            else list(dict.fromkeys(key for group_keys in missing.values() for key in group_keys))
+        )
         live_rows: dict[Any, Row] = {}
         stale_used = False
         if need:
-            fetch_columns = [*split.live, *(column for index in missing for column in split.groups[index].columns)]
+            fetch_columns = [
+                *split.live,
+                *(column for index in missing for column in split.groups[index].columns),
+            ]
             try:
                 live_rows = await source.fetch(table, key_column, tuple(dict.fromkeys(fetch_columns)), need)
             except SourceUnavailable:
@@ -204,9 +211,9 @@ class RowCache:
     async def invalidate(self, department: str, key: Any | None = None) -> int:
         """Drop a department's entries, or only those of one key (whatever entity or table holds it)."""
         if key is None:
-            return await self.backend.delete_prefix(f"{PREFIX}:row:{department}:") + await self.backend.delete_prefix(
-                f"{PREFIX}:lookup:{department}:"
-            )
+            return await self.backend.delete_prefix(
+                f"{PREFIX}:row:{department}:"
+            ) + await self.backend.delete_prefix(f"{PREFIX}:lookup:{department}:")
         deleted = await self.backend.delete([row_key(group, key) for group in self.policy.groups(department)])
         for table, match in self.policy.lookups(department):
             deleted += await self.backend.delete_prefix(lookup_prefix(department, table, match, key))

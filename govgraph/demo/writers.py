@@ -12,8 +12,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 from tqdm import tqdm
 
+from govgraph.catalog.loader import load_catalog
 from govgraph.demo.city import DEFAULT_SCALE, DEFAULT_SEED, City, build_city
 from govgraph.demo.layout import DEPARTMENTS, department_tables
+from govgraph.demo.triggers import install_triggers
+
+DEMO_CATALOG = Path(__file__).parent / "catalog"
 
 MANIFEST = "MANIFEST.json"
 BATCH = 2_000
@@ -60,6 +64,7 @@ async def load_postgres(
     await _create_database(target, database)
     city = build_city(scale, seed)
     tables = department_tables()
+    catalog = load_catalog(DEMO_CATALOG, env={})
     engine = create_async_engine(target)
     try:
         with tqdm(total=_row_total(city), unit="rows", desc="demo city", disable=not progress) as bar:
@@ -74,6 +79,7 @@ async def load_postgres(
                         for chunk in _chunks(city.rows[department][table.name]):
                             await translated.execute(table.insert(), chunk)
                             bar.update(len(chunk))
+                    await install_triggers(connection, catalog, department)
     finally:
         await engine.dispose()
 

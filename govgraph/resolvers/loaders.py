@@ -48,7 +48,9 @@ class Loaders:
 
             async def load(keys: Sequence[Any]) -> list[Row | None]:
                 if cache is not None:
-                    found = await cache.fetch(source, table, key_column, columns, keys, self.demand, self.freshness)
+                    found = await cache.fetch(
+                        source, table, key_column, columns, keys, self.demand, self.freshness
+                    )
                 else:
                     found = await source.fetch(table, key_column, columns, keys)
                     self.freshness.record(department, time.time(), "live", None)
@@ -69,7 +71,9 @@ class Loaders:
         limit: int,
     ) -> list[Any]:
         """One page of keys in key order; pages are not batched or cached, each is one query."""
-        return await self._sources[department].scan(table, key_column, equals=equals, after=after, limit=limit)
+        return await self._sources[department].scan(
+            table, key_column, equals=equals, after=after, limit=limit
+        )
 
     def lookup(
         self, department: str, table: str, match_column: str, columns: tuple[str, ...]

@@ -119,7 +119,9 @@ class SqlSource:
         try:
             async with asyncio.timeout(self.timeout), self._slots, self.engine.connect() as connection:
                 result = await connection.execute(statement)
-                return [dict(row) for row in result.mappings()]
+                result_columns = result.keys()
+                names = [str(name) for name in result_columns]
+                return [dict(zip(names, row, strict=True)) for row in result]
         except TimeoutError:
             logger.warning("department %s timed out after %.1fs", self.department, self.timeout)
             raise SourceUnavailable(self.department, "timed out") from None

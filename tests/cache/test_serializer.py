@@ -27,5 +27,8 @@ def test_rows_round_trip_exactly() -> None:
 
 
 def test_lists_of_rows_round_trip() -> None:
-    rows = [{"bdcqzh": "京(2019)东城区不动产权第0001234号", "share_pct": 50.0}, {"bdcqzh": "x", "share_pct": None}]
+    rows = [
+        {"bdcqzh": "京(2019)东城区不动产权第0001234号", "share_pct": 50.0},
+        {"bdcqzh": "x", "share_pct": None},
+    ]
     assert loads(dumps([0.5, rows])) == [0.5, rows]
