@@ -19,6 +19,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from strawberry.extensions import ParserCache, ValidationCache
 
 from govgraph.audit.extension import AuditExtension
 from govgraph.audit.store import AuditStore
@@ -53,7 +54,16 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
     policy = load_policy(settings.policy_path, catalog)
     authorizer = Authorizer(catalog, policy, OPERATIONS) if settings.authorization else None
     requirements = build_requirements(catalog, entity_root_fields(catalog), OPERATIONS)
-    schema, _ = build_schema(catalog, policy, extensions=[AuditExtension, AuthorizationExtension])
+    schema, _ = build_schema(
+        catalog,
+        policy,
+        extensions=[
+            lambda: ParserCache(maxsize=settings.document_cache_size),
+            lambda: ValidationCache(maxsize=settings.document_cache_size),
+            AuditExtension,
+            AuthorizationExtension,
+        ],
+    )
     graphql = GraphQLEndpoint(
         schema,
         graphql_ide="graphiql" if settings.graphiql else None,

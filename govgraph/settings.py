@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     """The policy file; default: policy.yaml in the catalog directory."""
     graphiql: bool = True
     """Serve GraphiQL to browsers on GET /graphql."""
+    document_cache_size: int = 1000
+    """Parsed and validated documents kept per process (validation does not depend on the caller)."""
     readiness_timeout: float = 3.0
     """Seconds /readyz waits for each department."""
 

@@ -93,6 +93,8 @@ class AuditStore:
         if not self._postgres:
             options["connect_args"] = {"timeout": 5}
         self._engine = create_async_engine(self._url, **options)
+        if not self._postgres:
+            sa.event.listen(self._engine.sync_engine, "connect", _sqlite_write_ahead_log)
         try:
             await self._migrate()
         except (SQLAlchemyError, OSError) as error:
@@ -302,6 +304,18 @@ class AuditStore:
                 (await connection.execute(sa.select(sa.func.count()).select_from(audit_records))).scalar()
                 or 0
             )
+
+
+def _sqlite_write_ahead_log(connection: Any, _: Any) -> None:
+    """WAL: one fsync per commit, readers never block the writer; synchronous=FULL keeps every commit durable."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+    except Exception as error:  # noqa: BLE001 - the driver's own error class; a read-only store lands here
+        logger.warning("audit store stays in its journal mode: %s", type(error).__name__)
+    finally:
+        cursor.close()
 
 
 def _record_row(

@@ -88,15 +88,7 @@ class EntityLoader:
         """
         context: RequestContext = info.context
         plan = self._plan(context, info, entity_name, field_nodes or info.field_nodes)
-        fetched = await asyncio.gather(
-            *(
-                context.loaders.rows(
-                    fetch.department, fetch.table, fetch.key_column, fetch.columns
-                ).load_many(keys)
-                for fetch in plan.fetches
-            ),
-            return_exceptions=True,
-        )
+        fetched = await _fetch_all(context, plan.fetches, keys)
         for fetch, rows in zip(plan.fetches, fetched, strict=True):
             if not isinstance(rows, BaseException) and fetch.fills:
                 context.touch(
@@ -253,6 +245,27 @@ class EntityLoader:
             columns = tuple(dict.fromkeys(column for fill in fills for column in _columns(fill)))
             fetches.append(DepartmentFetch(department, part.table, part.key_column, columns, tuple(fills)))
         return SelectionPlan(entity, tuple(fetches), checks)
+
+
+async def _fetch_all(
+    context: RequestContext, fetches: Sequence[DepartmentFetch], keys: Sequence[Any]
+) -> list[list[Row | None] | BaseException]:
+    """Every department's rows for the keys, concurrently; a department's failure is returned, not raised.
+
+    Loader futures are gathered directly, so no task is created per key or per department.
+    """
+    loaders = [
+        context.loaders.rows(fetch.department, fetch.table, fetch.key_column, fetch.columns)
+        for fetch in fetches
+    ]
+    futures = [[loader.load(key) for key in keys] for loader in loaders]
+
+    await asyncio.gather(*(future for department in futures for future in department), return_exceptions=True)
+    fetched: list[list[Row | None] | BaseException] = []
+    for department in futures:
+        failure = next((future.exception() for future in department if future.exception() is not None), None)
+        fetched.append(failure if failure is not None else [future.result() for future in department])
+    return fetched
 
 
 def _paths(nodes: list[Any]) -> tuple[tuple[str, ...], ...]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import strawberry
@@ -46,7 +46,7 @@ class GovgraphSchema(strawberry.federation.Schema):
 
 
 def build_schema(
-    catalog: Catalog, policy: Policy, extensions: Sequence[type[SchemaExtension]] = ()
+    catalog: Catalog, policy: Policy, extensions: Sequence[type[SchemaExtension] | Callable[[], SchemaExtension]] = ()
 ) -> tuple[GovgraphSchema, EntityLoader]:
     entities = EntityLoader(catalog, {})
     classes = build_types(catalog, entities)
