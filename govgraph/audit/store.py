@@ -312,7 +312,7 @@ def _sqlite_write_ahead_log(connection: Any, _: Any) -> None:
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
-    except Exception as error:  # noqa: BLE001 - the driver's own error class; a read-only store lands here
+    except Exception as error:  # the driver's own error class; a read-only store lands here
         logger.warning("audit store stays in its journal mode: %s", type(error).__name__)
     finally:
         cursor.close()
