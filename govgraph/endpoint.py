@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -62,7 +63,12 @@ class GraphQLEndpoint(GraphQL):
         )
         context = RequestContext(
             request_id=request_id_of(request.scope),
-            loaders=Loaders(request.app.state.sources, getattr(request.app.state, "cache", None), demand),
+            loaders=Loaders(
+                request.app.state.sources,
+                getattr(request.app.state, "cache", None),
+                demand,
+                deadline=asyncio.get_running_loop().time() + settings.request_timeout,
+            ),
             principal=principal,
             cache_note=cache_note,
             authorizer=self.authorizer,

@@ -43,6 +43,7 @@ from govgraph.schema.build import build_schema
 from govgraph.schema.root import entity_root_fields
 from govgraph.settings import Settings
 from govgraph.sources.base import Source
+from govgraph.sources.breaker import BreakerSource, CircuitBreaker
 from govgraph.sources.sql import SqlSource
 
 
@@ -74,7 +75,7 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        sources = build_sources(catalog)
+        sources = build_sources(catalog, settings)
         app.state.sources = sources
         audit_store = AuditStore(settings.audit_url)
         app.state.audit_store = audit_store
@@ -146,15 +147,19 @@ def _prepare_sqlite_directory(url: str) -> None:
         Path(url[len(prefix) :].split("?")[0]).parent.mkdir(parents=True, exist_ok=True)
 
 
-def build_sources(catalog: Catalog) -> dict[str, Source]:
+def build_sources(catalog: Catalog, settings: Settings) -> dict[str, Source]:
+    """One SQL source per department, each behind its own circuit breaker."""
     return {
-        department.id: SqlSource(
-            department.id,
-            department.source.url,
-            department.tables,
-            db_schema=department.source.db_schema,
-            timeout=department.source.timeout,
-            max_concurrency=department.source.max_concurrency,
+        department.id: BreakerSource(
+            SqlSource(
+                department.id,
+                department.source.url,
+                department.tables,
+                db_schema=department.source.db_schema,
+                timeout=department.source.timeout,
+                max_concurrency=department.source.max_concurrency,
+            ),
+            CircuitBreaker(department.id, settings.breaker_failures, settings.breaker_cool_down),
         )
         for department in catalog.departments.values()
     }

@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     """Serve GraphiQL to browsers on GET /graphql."""
     document_cache_size: int = 1000
     """Parsed and validated documents kept per process (validation does not depend on the caller)."""
+    request_timeout: float = 10.0
+    """Seconds a request may spend on departments in all; past it, remaining fetches fail fast."""
+    breaker_failures: int = 5
+    """Failures in a row that open a department's circuit breaker."""
+    breaker_cool_down: float = 30.0
+    """Seconds an open circuit fails fast before one probe call is let through."""
     readiness_timeout: float = 3.0
     """Seconds /readyz waits for each department."""
 

@@ -5,19 +5,24 @@ request. Every key asked for within one tick goes to the source as one
 ``IN (...)`` query, chunked at the source's ``max_keys_per_query``. Loaders
 for different departments dispatch independently, so departments are
 fetched concurrently. With a ``RowCache``, each batch first looks in the
-cache and sends only the misses and the live columns to the source.
+cache and sends only the misses and the live columns to the source. Every
+fetch must finish by the request's deadline, so a hanging department
+cannot hold a request beyond it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from strawberry.dataloader import DataLoader
 
 from govgraph.cache.freshness import NO_DEMAND, Demand, Freshness
 from govgraph.cache.rows import RowCache
+from govgraph.errors import SourceUnavailable
 from govgraph.sources.base import Row, Source
 
 LoaderKey = tuple[str, str, str, tuple[str, ...]]
@@ -29,10 +34,13 @@ class Loaders:
         sources: Mapping[str, Source],
         cache: RowCache | None = None,
         demand: Demand = NO_DEMAND,
+        deadline: float | None = None,
     ) -> None:
+        """``deadline``: the event loop time by which every fetch of this request must be done."""
         self._sources = sources
         self._cache = cache
         self.demand = demand
+        self.deadline = deadline
         self.freshness = Freshness()
         self._rows: dict[LoaderKey, DataLoader[Any, Row | None]] = {}
         self._lookups: dict[LoaderKey, DataLoader[Any, list[Row]]] = {}
@@ -47,17 +55,42 @@ class Loaders:
             cache = self._cache
 
             async def load(keys: Sequence[Any]) -> list[Row | None]:
-                if cache is not None:
-                    found = await cache.fetch(
-                        source, table, key_column, columns, keys, self.demand, self.freshness
-                    )
-                else:
-                    found = await source.fetch(table, key_column, columns, keys)
-                    self.freshness.record(department, time.time(), "live", None)
+                async with self._within_deadline(department):
+                    if cache is not None:
+                        found = await cache.fetch(
+                            source, table, key_column, columns, keys, self.demand, self.freshness
+                        )
+                    else:
+                        found = await source.fetch(table, key_column, columns, keys)
+                        self.freshness.record(department, time.time(), "live", None)
                 return [found.get(key) for key in keys]
 
             loader = DataLoader(load, max_batch_size=source.max_keys_per_query)
             self._rows[loader_key] = loader
+        return loader
+
+    def lookup(
+        self, department: str, table: str, match_column: str, columns: tuple[str, ...]
+    ) -> DataLoader[Any, list[Row]]:
+        loader_key = (department, table, match_column, columns)
+        loader = self._lookups.get(loader_key)
+        if loader is None:
+            source = self._sources[department]
+            cache = self._cache
+
+            async def load(keys: Sequence[Any]) -> list[list[Row]]:
+                async with self._within_deadline(department):
+                    if cache is not None:
+                        found = await cache.lookup(
+                            source, table, match_column, columns, keys, self.demand, self.freshness
+                        )
+                    else:
+                        found = await source.lookup(table, match_column, columns, keys)
+                        self.freshness.record(department, time.time(), "live", None)
+                return [found.get(key, []) for key in keys]
+
+            loader = DataLoader(load, max_batch_size=source.max_keys_per_query)
+            self._lookups[loader_key] = loader
         return loader
 
     async def scan(
@@ -71,29 +104,18 @@ class Loaders:
         limit: int,
     ) -> list[Any]:
         """One page of keys in key order; pages are not batched or cached, each is one query."""
-        return await self._sources[department].scan(
-            table, key_column, equals=equals, after=after, limit=limit
-        )
+        async with self._within_deadline(department):
+            return await self._sources[department].scan(
+                table, key_column, equals=equals, after=after, limit=limit
+            )
 
-    def lookup(
-        self, department: str, table: str, match_column: str, columns: tuple[str, ...]
-    ) -> DataLoader[Any, list[Row]]:
-        loader_key = (department, table, match_column, columns)
-        loader = self._lookups.get(loader_key)
-        if loader is None:
-            source = self._sources[department]
-            cache = self._cache
-
-            async def load(keys: Sequence[Any]) -> list[list[Row]]:
-                if cache is not None:
-                    found = await cache.lookup(
-                        source, table, match_column, columns, keys, self.demand, self.freshness
-                    )
-                else:
-                    found = await source.lookup(table, match_column, columns, keys)
-                    self.freshness.record(department, time.time(), "live", None)
-                return [found.get(key, []) for key in keys]
-
-            loader = DataLoader(load, max_batch_size=source.max_keys_per_query)
-            self._lookups[loader_key] = loader
-        return loader
+    @contextlib.asynccontextmanager
+    async def _within_deadline(self, department: str) -> AsyncIterator[None]:
+        if self.deadline is None:
+            yield
+            return
+        try:
+            async with asyncio.timeout_at(self.deadline):
+                yield
+        except TimeoutError:
+            raise SourceUnavailable(department, "past the request's deadline") from None

@@ -46,7 +46,9 @@ class GovgraphSchema(strawberry.federation.Schema):
 
 
 def build_schema(
-    catalog: Catalog, policy: Policy, extensions: Sequence[type[SchemaExtension] | Callable[[], SchemaExtension]] = ()
+    catalog: Catalog,
+    policy: Policy,
+    extensions: Sequence[type[SchemaExtension] | Callable[[], SchemaExtension]] = (),
 ) -> tuple[GovgraphSchema, EntityLoader]:
     entities = EntityLoader(catalog, {})
     classes = build_types(catalog, entities)

@@ -77,7 +77,9 @@ class SqlSource:
             self.engine = None
 
     async def check(self) -> None:
-        await self._run(sa.select(sa.literal(1)))
+        """Every table govgraph reads answers (a reachable database missing a table is not ready)."""
+        for table in self._tables.values():
+            await self._run(sa.select(sa.literal(1)).select_from(table).limit(1))
 
     async def fetch(
         self, table: str, key_column: str, columns: Sequence[str], keys: Sequence[Any]

@@ -1,0 +1,107 @@
+"""``CircuitBreaker``: stop calling a department that keeps failing, then probe it.
+
+    closed ──(``failure_threshold`` failures in a row)──► open
+    open ──(``cool_down`` seconds)──► half-open: one probe call goes through
+    half-open ──success──► closed;  ──failure──► open again
+
+While open, calls fail at once with ``SourceUnavailable(department, "circuit open")``
+instead of waiting for the department's timeout. ``BreakerSource`` puts one in
+front of any source.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from govgraph.errors import SourceUnavailable
+from govgraph.sources.base import Row, Source
+
+T = TypeVar("T")
+
+
+class CircuitBreaker:
+    def __init__(
+        self,
+        department: str,
+        failure_threshold: int = 5,
+        cool_down: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.department = department
+        self.failure_threshold = failure_threshold
+        self.cool_down = cool_down
+        self.clock = clock
+        self.failures = 0
+        self.opened_at: float | None = None
+        self._probing = False
+
+    @property
+    def state(self) -> str:
+        if self.opened_at is None:
+            return "closed"
+        if self.clock() - self.opened_at >= self.cool_down:
+            return "half-open"
+        return "open"
+
+    async def call(self, operation: Callable[[], Awaitable[T]]) -> T:
+        state = self.state
+        if state == "open" or (state == "half-open" and self._probing):
+            raise SourceUnavailable(self.department, "circuit open")
+        self._probing = state == "half-open"
+        try:
+            result = await operation()
+        except SourceUnavailable:
+            self._failed()
+            raise
+        finally:
+            self._probing = False
+        self.failures = 0
+        self.opened_at = None
+        return result
+
+    def _failed(self) -> None:
+        self.failures += 1
+        if self.opened_at is not None or self.failures >= self.failure_threshold:
+            self.opened_at = self.clock()
+
+
+class BreakerSource:
+    """A source behind a circuit breaker; same protocol, so nothing else changes."""
+
+    def __init__(self, source: Source, breaker: CircuitBreaker) -> None:
+        self.source = source
+        self.breaker = breaker
+        self.department = source.department
+        self.max_keys_per_query = source.max_keys_per_query
+
+    @property
+    def engine(self) -> Any:
+        return getattr(self.source, "engine", None)
+
+    async def open(self) -> None:
+        await self.source.open()
+
+    async def close(self) -> None:
+        await self.source.close()
+
+    async def check(self) -> None:
+        await self.breaker.call(self.source.check)
+
+    async def fetch(
+        self, table: str, key_column: str, columns: Sequence[str], keys: Sequence[Any]
+    ) -> dict[Any, Row]:
+        return await self.breaker.call(lambda: self.source.fetch(table, key_column, columns, keys))
+
+    async def lookup(
+        self, table: str, match_column: str, columns: Sequence[str], keys: Sequence[Any]
+    ) -> dict[Any, list[Row]]:
+        return await self.breaker.call(lambda: self.source.lookup(table, match_column, columns, keys))
+
+    async def scan(
+        self, table: str, key_column: str, *, equals: Mapping[str, Any], after: Any | None, limit: int
+    ) -> list[Any]:
+        return await self.breaker.call(
+            lambda: self.source.scan(table, key_column, equals=equals, after=after, limit=limit)
+        )
