@@ -40,6 +40,7 @@ from govgraph.catalog.model import Catalog
 from govgraph.endpoint import GraphQLEndpoint
 from govgraph.errors import SourceUnavailable
 from govgraph.schema.build import build_schema
+from govgraph.schema.limits import Limits, limits_extension
 from govgraph.schema.root import entity_root_fields
 from govgraph.settings import Settings
 from govgraph.sources.base import Source
@@ -59,6 +60,17 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
         catalog,
         policy,
         extensions=[
+            limits_extension(
+                Limits(
+                    max_depth=settings.max_depth,
+                    max_aliases=settings.max_aliases,
+                    max_tokens=settings.max_tokens,
+                    max_document_bytes=settings.max_document_bytes,
+                    max_keys=settings.max_keys,
+                    max_cost=settings.max_cost,
+                    list_estimate=settings.list_estimate,
+                )
+            ),
             lambda: ParserCache(maxsize=settings.document_cache_size),
             lambda: ValidationCache(maxsize=settings.document_cache_size),
             AuditExtension,

@@ -33,6 +33,17 @@ class Settings(BaseSettings):
     """Failures in a row that open a department's circuit breaker."""
     breaker_cool_down: float = 30.0
     """Seconds an open circuit fails fast before one probe call is let through."""
+    max_depth: int = 8
+    """Deepest nesting of fields an operation may have (introspection not counted)."""
+    max_aliases: int = 15
+    max_tokens: int = 1000
+    max_document_bytes: int = 20_000
+    max_keys: int = 1000
+    """Keys in one persons/enterprises/... lookup."""
+    max_cost: int = 50_000
+    """Estimated cost budget: every field counts once per object it is asked for, lists by their size."""
+    list_estimate: int = 3
+    """Items a list is assumed to hold when the query does not say (persons' properties, a household's members)."""
     readiness_timeout: float = 3.0
     """Seconds /readyz waits for each department."""
 

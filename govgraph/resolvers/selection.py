@@ -68,7 +68,7 @@ def _included(selection: Any, variables: Mapping[str, Any]) -> bool:
         if name not in ("skip", "include"):
             continue
         condition = next(
-            (argument.value for argument in directive.arguments if argument.name.value == "if"), None
+            (argument.value for argument in directive.arguments or () if argument.name.value == "if"), None
         )
         if isinstance(condition, BooleanValueNode):
             value = condition.value

@@ -163,9 +163,10 @@ async def test_request_deadline_bounds_the_whole_request(
     assert (person["name"], person["maritalStatus"], person["annualIncome"]) == ("张伟", "married", None)
     errors = {tuple(error["path"]): error["extensions"] for error in body["errors"]}
     assert errors[("person", "annualIncome")] == {"code": "SOURCE_UNAVAILABLE", "department": "taxation"}
-    assert errors[("person", "properties")] == {"code": "SOURCE_UNAVAILABLE", "department": "natural_resources"}, (
-        "fetches after the deadline fail fast"
-    )
+    assert errors[("person", "properties")] == {
+        "code": "SOURCE_UNAVAILABLE",
+        "department": "natural_resources",
+    }, "fetches after the deadline fail fast"
 
 
 async def test_circuit_breaker_opens_then_fails_fast_then_closes(
