@@ -30,6 +30,7 @@ from govgraph.auth.principal import ANONYMOUS, Principal
 from govgraph.cache.control import demand_for
 from govgraph.catalog.model import Catalog
 from govgraph.errors import AuditUnavailable, GovgraphError
+from govgraph.http.responses import GRAPHQL_RESPONSE, accepts_graphql_response
 from govgraph.resolvers.context import RequestContext
 from govgraph.resolvers.loaders import Loaders
 
@@ -78,7 +79,22 @@ class GraphQLEndpoint(GraphQL):
             audit=getattr(request.app.state, "audit_store", None),
         )
         request.state.govgraph = context
+        if isinstance(response, Response):
+            response.graphql_response_json = accepts_graphql_response(request.headers)  # type: ignore[attr-defined]
         return context
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        """``application/graphql-response+json`` when the client accepts it: request errors are then 400."""
+        response = super().create_response(response_data, sub_response)
+        if getattr(sub_response, "graphql_response_json", False):
+            response.headers["content-type"] = GRAPHQL_RESPONSE
+            if (
+                isinstance(response_data, dict)
+                and response_data.get("data") is None
+                and response_data.get("errors")
+            ):
+                response.status_code = 400
+        return response
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         context: RequestContext | None = getattr(request.state, "govgraph", None)

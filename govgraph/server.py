@@ -16,10 +16,11 @@ from pathlib import Path
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import DisableIntrospection, ParserCache, ValidationCache
 
 from govgraph.audit.extension import AuditExtension
 from govgraph.audit.store import AuditStore
@@ -39,6 +40,9 @@ from govgraph.catalog.loader import load_catalog
 from govgraph.catalog.model import Catalog
 from govgraph.endpoint import GraphQLEndpoint
 from govgraph.errors import SourceUnavailable
+from govgraph.http.guard import PREFLIGHT_HEADERS, GraphQLHTTPGuard
+from govgraph.http.persisted import PersistedDocuments, load_manifest
+from govgraph.http.ratelimit import MemoryBuckets, Rate, RateLimitMiddleware, RedisBuckets
 from govgraph.schema.build import build_schema
 from govgraph.schema.limits import Limits, limits_extension
 from govgraph.schema.root import entity_root_fields
@@ -75,11 +79,49 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
             lambda: ValidationCache(maxsize=settings.document_cache_size),
             AuditExtension,
             AuthorizationExtension,
+            *([] if settings.introspection_enabled else [DisableIntrospection]),
         ],
     )
+    buckets = RedisBuckets(settings.rate_limit_url) if settings.rate_limit_url else MemoryBuckets()
+    persisted = None
+    if settings.persisted_queries or settings.trusted_documents is not None:
+        trusted = load_manifest(settings.trusted_documents) if settings.trusted_documents else None
+        persisted = PersistedDocuments(trusted, trusted_only=settings.trusted_documents_only)
+    middleware = [
+        Middleware(
+            GraphQLHTTPGuard,
+            max_body_bytes=settings.max_body_bytes,
+            csrf_prevention=settings.csrf_prevention,
+            persisted=persisted,
+        ),
+        Middleware(AuthenticationMiddleware, verifier=verifier_for(settings)),
+        Middleware(
+            RateLimitMiddleware,
+            buckets=buckets,
+            per_subject=Rate(settings.rate_limit_per_subject),
+            per_department=Rate(settings.rate_limit_per_department),
+            anonymous=Rate(settings.rate_limit_anonymous),
+        ),
+    ]
+    if settings.cors_allow_origins:
+        middleware.insert(
+            0,
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_allow_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=[
+                    "Authorization",
+                    "Content-Type",
+                    "X-Purpose",
+                    "Cache-Control",
+                    *PREFLIGHT_HEADERS,
+                ],
+            ),
+        )
     graphql = GraphQLEndpoint(
         schema,
-        graphql_ide="graphiql" if settings.graphiql else None,
+        graphql_ide="graphiql" if settings.graphiql_enabled else None,
         catalog=catalog,
         authorizer=authorizer,
         requirements=requirements,
@@ -114,6 +156,7 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
             await listener.stop()
             await audit_writer.close()
             await cache.backend.close()
+            await buckets.close()
             await asyncio.gather(audit_store.close(), *(source.close() for source in sources.values()))
 
     async def metrics(request: Request) -> Response:
@@ -141,7 +184,7 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
             Route("/readyz", readyz),
             Route("/metrics", metrics),
         ],
-        middleware=[Middleware(AuthenticationMiddleware, verifier=verifier_for(settings))],
+        middleware=middleware,
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -23,8 +23,30 @@ class Settings(BaseSettings):
     """The catalog directory: entities.yaml, departments/*.yaml and policy.yaml."""
     policy: Path | None = None
     """The policy file; default: policy.yaml in the catalog directory."""
-    graphiql: bool = True
-    """Serve GraphiQL to browsers on GET /graphql."""
+    graphiql: bool | None = None
+    """Serve GraphiQL to browsers on GET /graphql; default: on in development, off in production."""
+    introspection: bool | None = None
+    """Allow introspection; default: on in development, off in production (``_service`` stays for routers)."""
+    max_body_bytes: int = 256 * 1024
+    """Larger request bodies get HTTP 413."""
+    csrf_prevention: bool = True
+    """Refuse simple-content-type POSTs and GET operations without a preflight header, as Apollo does."""
+    cors_allow_origins: tuple[str, ...] = ()
+    """Origins allowed to call from browsers (JSON list); none by default."""
+    rate_limit_per_subject: float = 600
+    """Requests a minute one subject may make (a bucket of a minute's allowance, refilling continuously)."""
+    rate_limit_per_department: float = 6000
+    """Requests a minute all of one department's principals may make together."""
+    rate_limit_anonymous: float = 120
+    """Requests a minute one client address may make without a token."""
+    rate_limit_url: str | None = None
+    """``redis://...`` to share rate-limit buckets between processes; unset: per process."""
+    persisted_queries: bool = True
+    """Apollo automatic persisted queries (sha256 hashes)."""
+    trusted_documents: Path | None = None
+    """A manifest of documents registered ahead of time (hash → document, or Apollo's manifest)."""
+    trusted_documents_only: bool = False
+    """Run only the trusted documents: portals ship fixed operations."""
     document_cache_size: int = 1000
     """Parsed and validated documents kept per process (validation does not depend on the caller)."""
     request_timeout: float = 10.0
@@ -97,6 +119,20 @@ class Settings(BaseSettings):
             raise ValueError("production needs GOVGRAPH_JWT_ISSUER and GOVGRAPH_JWT_AUDIENCE")
         if any(algorithm.startswith("HS") for algorithm in self.jwt_algorithms or ()):
             raise ValueError("production accepts only asymmetric algorithms (RS256, ES256)")
+        return self
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.graphiql if self.graphiql is not None else self.environment == "development"
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return self.introspection if self.introspection is not None else self.environment == "development"
+
+    @model_validator(mode="after")
+    def _trusted_only_needs_documents(self) -> Settings:
+        if self.trusted_documents_only and self.trusted_documents is None:
+            raise ValueError("GOVGRAPH_TRUSTED_DOCUMENTS_ONLY needs GOVGRAPH_TRUSTED_DOCUMENTS")
         return self
 
     @property

@@ -104,7 +104,9 @@ def audit_url(backend: str, request: pytest.FixtureRequest, tmp_path_factory: py
 
 
 def settings_for(audit_url: str, spool: Path, **overrides: Any) -> Settings:
-    return Settings(audit_url=audit_url, audit_spool=spool, **overrides)
+    """The shared test app: generous rate limits, since the whole suite talks to it from one address."""
+    generous = {"rate_limit_per_subject": 1e6, "rate_limit_per_department": 1e6, "rate_limit_anonymous": 1e6}
+    return Settings(audit_url=audit_url, audit_spool=spool, **{**generous, **overrides})
 
 
 @pytest.fixture(scope="session")

@@ -367,7 +367,7 @@ async def test_get_requests_obey_the_same_rules(client: httpx.AsyncClient) -> No
     response = await client.get(
         "/graphql",
         params={"query": '{ person(idNumber: "%s") { annualIncome registeredAddress } }' % ZHANG_WEI},
-        headers=bearer("window_clerk", "housing-subsidy"),
+        headers={**bearer("window_clerk", "housing-subsidy"), "GraphQL-Require-Preflight": "1"},
     )
 
     assert response.status_code == 200

@@ -247,7 +247,9 @@ async def test_graphiql_on_browser_get(client: httpx.AsyncClient) -> None:
 
 async def test_get_query(client: httpx.AsyncClient) -> None:
     response = await client.get(
-        "/graphql", params={"query": '{ enterprise(creditCode: "%s") { name } }' % EXAMPLE_TECH}
+        "/graphql",
+        params={"query": '{ enterprise(creditCode: "%s") { name } }' % EXAMPLE_TECH},
+        headers={"GraphQL-Require-Preflight": "1"},
     )
 
     assert response.status_code == 200

@@ -1,0 +1,222 @@
+"""``GraphQLHTTPGuard``: GraphQL over HTTP done strictly, before GraphQL runs.
+
+- Only GET and POST (and CORS preflights); POST bodies must be
+  ``application/json`` (415 otherwise) and at most ``max_body_bytes`` (413).
+- CSRF prevention as Apollo's ``preventCsrf``: a POST with a "simple"
+  content type (text/plain, form-urlencoded, multipart) or a GET operation
+  is refused (400) unless a preflight header is present.
+- GET runs queries only: a mutation over GET is 405 with ``Allow: POST``.
+- Persisted documents: APQ and trusted documents (``persisted.py``).
+- Every refusal is a JSON GraphQL error body with the request id; plain-text
+  errors from below are turned into the same shape.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from govgraph.http.persisted import PersistedDocuments, Refusal
+from govgraph.http.responses import GRAPHQL_RESPONSE, accepts_graphql_response, send_error
+
+PREFLIGHT_HEADERS = ("x-apollo-operation-name", "apollo-require-preflight", "graphql-require-preflight")
+SIMPLE_CONTENT_TYPES = ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class GraphQLHTTPGuard:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        path: str = "/graphql",
+        max_body_bytes: int = 256 * 1024,
+        csrf_prevention: bool = True,
+        persisted: PersistedDocuments | None = None,
+    ) -> None:
+        self.app = app
+        self.path = path
+        self.max_body_bytes = max_body_bytes
+        self.csrf_prevention = csrf_prevention
+        self.persisted = persisted
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        media_type = GRAPHQL_RESPONSE if accepts_graphql_response(headers) else "application/json"
+        method = scope["method"]
+
+        async def refuse(status: int, code: str, message: str, extra: dict[str, str] | None = None) -> None:
+            await send_error(scope, send, status, code, message, headers=extra, media_type=media_type)
+
+        if method == "OPTIONS":
+            await self.app(scope, receive, send)
+            return
+        if method not in ("GET", "POST"):
+            await refuse(
+                405, "METHOD_NOT_ALLOWED", "GraphQL is served over GET and POST", {"Allow": "GET, POST"}
+            )
+            return
+        preflighted = any(headers.get(name) for name in PREFLIGHT_HEADERS)
+        if method == "GET":
+            await self._get(scope, receive, send, headers, preflighted, refuse)
+            return
+        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            if (
+                self.csrf_prevention
+                and not preflighted
+                and (not content_type or content_type in SIMPLE_CONTENT_TYPES)
+            ):
+                await refuse(400, "CSRF_PREVENTED", _CSRF_MESSAGE)
+            else:
+                await refuse(415, "UNSUPPORTED_MEDIA_TYPE", "send the operation as application/json")
+            return
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            await refuse(413, "PAYLOAD_TOO_LARGE", f"the request body is over {self.max_body_bytes} bytes")
+            return
+        body = await _read_body(receive, self.max_body_bytes)
+        if body is None:
+            await refuse(413, "PAYLOAD_TOO_LARGE", f"the request body is over {self.max_body_bytes} bytes")
+            return
+        if self.persisted is not None:
+            body_or_refusal = self._persisted_body(body)
+            if isinstance(body_or_refusal, Refusal):
+                await refuse(body_or_refusal.status, body_or_refusal.code, body_or_refusal.message)
+                return
+            body = body_or_refusal
+        await self.app(scope, _replay(body), _json_errors(scope, send, media_type))
+
+    async def _get(
+        self, scope: Scope, receive: Receive, send: Send, headers: Headers, preflighted: bool, refuse: Any
+    ) -> None:
+        parameters = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        if "query" not in parameters and "extensions" not in parameters:
+            await self.app(
+                scope,
+                receive,
+                _json_errors(
+                    scope, send, GRAPHQL_RESPONSE if accepts_graphql_response(headers) else "application/json"
+                ),
+            )
+            return
+        if self.csrf_prevention and not preflighted:
+            await refuse(400, "CSRF_PREVENTED", _CSRF_MESSAGE)
+            return
+        if self.persisted is not None:
+            extensions = _json_or_none(parameters.get("extensions"))
+            resolved = self.persisted.resolve(parameters.get("query"), extensions)
+            if isinstance(resolved, Refusal):
+                await refuse(resolved.status, resolved.code, resolved.message)
+                return
+            if isinstance(resolved, str):
+                parameters["query"] = resolved
+                scope = {**scope, "query_string": urlencode(parameters).encode()}
+        operation = _operation_type(parameters.get("query", ""), parameters.get("operationName"))
+        if operation in (OperationType.MUTATION, OperationType.SUBSCRIPTION):
+            await refuse(405, "METHOD_NOT_ALLOWED", f"a {operation.value} needs POST", {"Allow": "POST"})
+            return
+        await self.app(scope, receive, _json_errors(scope, send, "application/json"))
+
+    def _persisted_body(self, body: bytes) -> bytes | Refusal:
+        assert self.persisted is not None
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return body
+        if not isinstance(payload, dict):
+            return body
+        resolved = self.persisted.resolve(payload.get("query"), payload.get("extensions"))
+        if isinstance(resolved, Refusal):
+            return resolved
+        if isinstance(resolved, str):
+            payload["query"] = resolved
+            return json.dumps(payload).encode()
+        return body
+
+
+_CSRF_MESSAGE = (
+    "This operation has been blocked as a potential Cross-Site Request Forgery (CSRF). Send it as a POST with "
+    "Content-Type: application/json, or add a non-empty GraphQL-Require-Preflight header."
+)
+
+
+def _json_or_none(text: str | None) -> Any:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _operation_type(query: str, operation_name: str | None) -> OperationType | None:
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return None
+    operations = [
+        definition for definition in document.definitions if isinstance(definition, OperationDefinitionNode)
+    ]
+    for operation in operations:
+        if operation_name is None or (operation.name is not None and operation.name.value == operation_name):
+            return operation.operation
+    return None
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+def _json_errors(scope: Scope, send: Send, media_type: str) -> Send:
+    """Turn plain-text error responses from below (strawberry's 400s) into JSON GraphQL errors."""
+    held: dict[str, Any] = {}
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            content_type = Headers(raw=message.get("headers", [])).get("content-type", "")
+            if message["status"] >= 400 and content_type.startswith("text/plain"):
+                held["start"] = message
+                return
+            await send(message)
+            return
+        if "start" in held and message["type"] == "http.response.body":
+            text = message.get("body", b"").decode("utf-8", "replace").strip() or "bad request"
+            await send_error(scope, send, held["start"]["status"], "BAD_REQUEST", text, media_type=media_type)
+            return
+        await send(message)
+
+    return wrapped
