@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
@@ -65,15 +66,7 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
         policy,
         extensions=[
             limits_extension(
-                Limits(
-                    max_depth=settings.max_depth,
-                    max_aliases=settings.max_aliases,
-                    max_tokens=settings.max_tokens,
-                    max_document_bytes=settings.max_document_bytes,
-                    max_keys=settings.max_keys,
-                    max_cost=settings.max_cost,
-                    list_estimate=settings.list_estimate,
-                )
+                Limits(**{limit.name: getattr(settings, limit.name) for limit in dataclasses.fields(Limits)})
             ),
             lambda: ParserCache(maxsize=settings.document_cache_size),
             lambda: ValidationCache(maxsize=settings.document_cache_size),

@@ -6,7 +6,8 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +19,9 @@ from starlette.applications import Starlette
 
 from govgraph import Settings, create_app
 from govgraph.demo import generate_sqlite, load_postgres
+from govgraph.demo.layout import DEPARTMENTS
 
 TEST_SCALE = 1500
-DEPARTMENTS = (
-    "public_security",
-    "civil_affairs",
-    "human_resources",
-    "taxation",
-    "market_regulation",
-    "natural_resources",
-)
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -117,6 +111,35 @@ async def app(
     application = create_app(settings_for(audit_url, spool), environ=environ)
     async with LifespanManager(application):
         yield application
+
+
+AppFactory = Callable[..., Awaitable[tuple[Starlette, httpx.AsyncClient]]]
+
+
+@pytest.fixture
+async def app_factory(environ: dict[str, str], tmp_path: Path) -> AsyncIterator[AppFactory]:
+    """Apps of a test's own, with their own audit store, settings and (memory) cache; closed after the test."""
+    async with AsyncExitStack() as stack:
+
+        async def start(
+            environ_override: dict[str, str] | None = None, **options: Any
+        ) -> tuple[Starlette, httpx.AsyncClient]:
+            name = uuid.uuid4().hex[:8]
+            settings = Settings(
+                audit_url=f"sqlite+aiosqlite:///{tmp_path}/audit-{name}.db",
+                audit_spool=tmp_path / f"{name}.jsonl",
+                **options,
+            )
+            application = create_app(settings, environ=environ_override or environ)
+            await stack.enter_async_context(LifespanManager(application))
+            client = await stack.enter_async_context(
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=application), base_url="http://govgraph.test"
+                )
+            )
+            return application, client
+
+        yield start
 
 
 @pytest.fixture(scope="session")

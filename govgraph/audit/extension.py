@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graphql import OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
 
 from govgraph.audit.records import document_hash
 from govgraph.resolvers.context import RequestContext
+from govgraph.resolvers.selection import operation_of
 
 
 class AuditExtension(SchemaExtension):
@@ -17,19 +17,9 @@ class AuditExtension(SchemaExtension):
         context = execution_context.context
         if isinstance(context, RequestContext):
             context.document_hash = document_hash(execution_context.query, execution_context.variables)
-            context.operation_name = execution_context.operation_name or _single_operation_name(
-                execution_context
-            )
+            document = execution_context.graphql_document
+            operation = operation_of(document, execution_context.operation_name) if document else None
+            context.operation_name = operation.name.value if operation and operation.name else None
             context.document = execution_context.graphql_document
             context.variables = dict(execution_context.variables or {})
         yield
-
-
-def _single_operation_name(execution_context: object) -> str | None:
-    document = getattr(execution_context, "graphql_document", None)
-    if document is None:
-        return None
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if len(operations) == 1 and operations[0].name is not None:
-        return operations[0].name.value
-    return None

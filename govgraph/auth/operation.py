@@ -41,7 +41,7 @@ from govgraph.auth.masks import MASKS
 from govgraph.auth.principal import Principal
 from govgraph.errors import Forbidden, GovgraphError
 from govgraph.resolvers.context import PathError, Transform
-from govgraph.resolvers.selection import collect_subfields, response_key
+from govgraph.resolvers.selection import collect_subfields, operation_of, response_key
 
 TYPENAME_ALIAS = "__govgraph_typename"
 
@@ -175,7 +175,7 @@ def null_paths(
         for definition in document.definitions
         if isinstance(definition, FragmentDefinitionNode)
     }
-    operation = _operation(document, operation_name)
+    operation = operation_of(document, operation_name)
     errors: list[PathError] = []
     if operation is None:
         return errors
@@ -189,17 +189,6 @@ def null_paths(
 
 def _wrap(operation: OperationDefinitionNode) -> FieldNode:
     return FieldNode(name=NameNode(value="__root"), selection_set=operation.selection_set)
-
-
-def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
-    operations = [
-        definition for definition in document.definitions if isinstance(definition, OperationDefinitionNode)
-    ]
-    if name is None:
-        return operations[0] if len(operations) == 1 else None
-    return next(
-        (operation for operation in operations if operation.name and operation.name.value == name), None
-    )
 
 
 class _ResultWalker:

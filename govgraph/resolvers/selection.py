@@ -11,10 +11,12 @@ from typing import Any
 
 from graphql import (
     BooleanValueNode,
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     InlineFragmentNode,
+    OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
 )
@@ -79,6 +81,18 @@ def _included(selection: Any, variables: Mapping[str, Any]) -> bool:
         if (name == "skip" and value) or (name == "include" and not value):
             return False
     return True
+
+
+def operation_of(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
+    """The operation a request runs: the named one, or the only one."""
+    operations = [
+        definition for definition in document.definitions if isinstance(definition, OperationDefinitionNode)
+    ]
+    if name is None:
+        return operations[0] if len(operations) == 1 else None
+    return next(
+        (operation for operation in operations if operation.name and operation.name.value == name), None
+    )
 
 
 def response_key(node: FieldNode) -> str:

@@ -37,6 +37,7 @@ from graphql.language.lexer import Lexer
 from strawberry.extensions import SchemaExtension
 
 from govgraph.errors import QueryTooComplex
+from govgraph.resolvers.selection import operation_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +223,7 @@ def limits_extension(limits: Limits) -> type[SchemaExtension]:
         def on_execute(self) -> Iterator[None]:
             execution_context = self.execution_context
             document = execution_context.graphql_document
-            operation = _operation(document, execution_context.operation_name) if document else None
+            operation = operation_of(document, execution_context.operation_name) if document else None
             if operation is not None:
                 fragments = {
                     definition.name.value: definition
@@ -243,14 +244,3 @@ def limits_extension(limits: Limits) -> type[SchemaExtension]:
             yield
 
     return QueryLimits
-
-
-def _operation(document: Any, name: str | None) -> OperationDefinitionNode | None:
-    operations = [
-        definition for definition in document.definitions if isinstance(definition, OperationDefinitionNode)
-    ]
-    if name is None:
-        return operations[0] if len(operations) == 1 else None
-    return next(
-        (operation for operation in operations if operation.name and operation.name.value == name), None
-    )

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from govgraph.catalog.loader import load_catalog
+from govgraph.demo.layout import DEPARTMENTS
 from govgraph.errors import CatalogError
 from govgraph.settings import DEMO_CATALOG
 
@@ -28,14 +29,7 @@ def edit(path: Path, old: str, new: str) -> None:
 def test_demo_catalog_loads_with_metadata_on_every_field() -> None:
     catalog = load_catalog(DEMO_CATALOG, env={})
 
-    assert set(catalog.departments) == {
-        "public_security",
-        "civil_affairs",
-        "human_resources",
-        "taxation",
-        "market_regulation",
-        "natural_resources",
-    }
+    assert set(catalog.departments) == set(DEPARTMENTS)
     income = catalog.field("Person.annualIncome")
     assert (income.department, income.classification, income.frequency, income.ttl) == (
         "taxation",

@@ -5,20 +5,16 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
-import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 
-from govgraph import Settings, create_app
 from tests.auth_helpers import bearer
-from tests.conftest import QueryCounter, graphql, require_service
+from tests.conftest import AppFactory, QueryCounter, graphql, require_service
 
 ZHANG_WEI = "110101199003071233"
 EXAMPLE_TECH = "91110101MA01BXQ80Y"
@@ -39,34 +35,19 @@ class Clock:
         return self.now
 
 
-AppFactory = Callable[..., Any]
-
-
 @pytest.fixture
-async def make_app(environ: dict[str, str], tmp_path: Path) -> AsyncIterator[AppFactory]:
-    async with AsyncExitStack() as stack:
+def make_app(app_factory: AppFactory) -> Any:
+    """An app of the test's own, whose cache reads a clock the test moves."""
 
-        async def factory(
-            environ_override: dict[str, str] | None = None, **options: Any
-        ) -> tuple[Starlette, httpx.AsyncClient, Clock]:
-            name = uuid.uuid4().hex[:8]
-            settings = Settings(
-                audit_url=f"sqlite+aiosqlite:///{tmp_path}/audit-{name}.db",
-                audit_spool=tmp_path / f"{name}.jsonl",
-                **options,
-            )
-            application = create_app(settings, environ=environ_override or environ)
-            await stack.enter_async_context(LifespanManager(application))
-            clock = Clock()
-            application.state.cache.clock = clock
-            client = await stack.enter_async_context(
-                httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=application), base_url="http://govgraph.test"
-                )
-            )
-            return application, client, clock
+    async def start(
+        environ_override: dict[str, str] | None = None, **options: Any
+    ) -> tuple[Starlette, httpx.AsyncClient, Clock]:
+        application, client = await app_factory(environ_override, **options)
+        clock = Clock()
+        application.state.cache.clock = clock
+        return application, client, clock
 
-        yield factory
+    return start
 
 
 async def ask(
@@ -79,7 +60,7 @@ def served(body: dict[str, Any]) -> dict[str, str]:
     return {entry["department"]: entry["servedFrom"] for entry in body["extensions"]["freshness"]}
 
 
-async def test_second_request_within_ttl_queries_only_realtime_fields(make_app: AppFactory) -> None:
+async def test_second_request_within_ttl_queries_only_realtime_fields(make_app: Any) -> None:
     app, client, _ = await make_app()
     queries = QueryCounter(app)
     first = await ask(client)
@@ -101,7 +82,7 @@ async def test_second_request_within_ttl_queries_only_realtime_fields(make_app: 
     assert freshness["taxation"]["age"] >= 0 and freshness["taxation"]["asOf"].endswith("+00:00")
 
 
-async def test_ttl_expiry_refetches_what_expired_only(make_app: AppFactory) -> None:
+async def test_ttl_expiry_refetches_what_expired_only(make_app: Any) -> None:
     app, client, clock = await make_app()
     queries = QueryCounter(app)
     await ask(client)
@@ -116,7 +97,7 @@ async def test_ttl_expiry_refetches_what_expired_only(make_app: AppFactory) -> N
     assert next(e for e in body["extensions"]["freshness"] if e["department"] == "taxation")["age"] == DAY + 1
 
 
-async def test_max_age_refetches_older_entries(make_app: AppFactory) -> None:
+async def test_max_age_refetches_older_entries(make_app: Any) -> None:
     app, client, clock = await make_app()
     queries = QueryCounter(app)
     await ask(client)
@@ -131,7 +112,7 @@ async def test_max_age_refetches_older_entries(make_app: AppFactory) -> None:
     assert queries.counts["public_security"] == 1
 
 
-async def test_no_cache_needs_a_role_allowed_to_bypass(make_app: AppFactory) -> None:
+async def test_no_cache_needs_a_role_allowed_to_bypass(make_app: Any) -> None:
     app, client, _ = await make_app()
     queries = QueryCounter(app)
     clerk = bearer("window_clerk", "housing-subsidy")
@@ -153,7 +134,7 @@ FULL_ADDRESS = "北京市东城区景山前街4号院2号楼301"
 
 
 @pytest.mark.parametrize("clerk_first", [True, False])
-async def test_one_cached_row_serves_each_role_its_own_view(make_app: AppFactory, clerk_first: bool) -> None:
+async def test_one_cached_row_serves_each_role_its_own_view(make_app: Any, clerk_first: bool) -> None:
     app, client, _ = await make_app()
     queries = QueryCounter(app)
     clerk_headers, police_headers = (
@@ -184,9 +165,7 @@ async def test_one_cached_row_serves_each_role_its_own_view(make_app: AppFactory
     assert served(responses["clerk" if not clerk_first else "police"].json())["public_security"] == "cache"
 
 
-async def test_stale_if_error_then_source_unavailable(
-    make_app: AppFactory, demo_dir: Path, tmp_path: Path
-) -> None:
+async def test_stale_if_error_then_source_unavailable(make_app: Any, demo_dir: Path, tmp_path: Path) -> None:
     copy = tmp_path / "city"
     shutil.copytree(demo_dir, copy)
     app, client, clock = await make_app({"GOVGRAPH_DEMO_DIR": str(copy)})
@@ -214,7 +193,7 @@ async def test_stale_if_error_then_source_unavailable(
     assert "civil_affairs.db" not in str(down) and "sqlite" not in str(down).lower()
 
 
-async def test_metrics_count_hits_misses_and_passthrough(make_app: AppFactory) -> None:
+async def test_metrics_count_hits_misses_and_passthrough(make_app: Any) -> None:
     _, client, _ = await make_app()
     await ask(client)
     await ask(client)
@@ -240,7 +219,7 @@ async def redis_url() -> AsyncIterator[str]:
     await client.aclose()
 
 
-async def test_memory_and_redis_backends_give_identical_results(make_app: AppFactory, redis_url: str) -> None:
+async def test_memory_and_redis_backends_give_identical_results(make_app: Any, redis_url: str) -> None:
     query = """
     query($id: IdNumber!, $code: CreditCode!) {
       person(idNumber: $id) { name birthDate maritalStatus annualIncome socialInsurance { lastPaidMonth pensionInsured }
@@ -259,7 +238,7 @@ async def test_memory_and_redis_backends_give_identical_results(make_app: AppFac
 
 
 async def test_update_with_trigger_is_visible_at_once_across_instances(
-    make_app: AppFactory, redis_url: str, postgres_demo_url: str
+    make_app: Any, redis_url: str, postgres_demo_url: str
 ) -> None:
     import asyncpg
 

@@ -6,20 +6,15 @@ import asyncio
 import shutil
 import socket
 import time
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
-from govgraph import Settings, create_app
 from govgraph.settings import DEMO_CATALOG
 from tests.auth_helpers import bearer
-from tests.conftest import graphql
+from tests.conftest import AppFactory, graphql
 
 ZHANG_WEI = "110101199003071233"
 TAX = bearer("tax_officer", "tax-audit")
@@ -38,27 +33,6 @@ def fast_timeout_catalog(tmp_path: Path) -> Path:
         taxation.read_text(encoding="utf-8").replace("timeout: 2.0", "timeout: 0.3"), encoding="utf-8"
     )
     return directory
-
-
-@pytest.fixture
-async def start(tmp_path: Path) -> AsyncIterator[Any]:
-    async with AsyncExitStack() as stack:
-
-        async def factory(environ: dict[str, str], **options: Any) -> httpx.AsyncClient:
-            name = uuid.uuid4().hex[:8]
-            settings = Settings(
-                audit_url=f"sqlite+aiosqlite:///{tmp_path}/audit-{name}.db",
-                audit_spool=tmp_path / f"{name}.jsonl",
-                **options,
-            )
-            app = create_app(settings, environ=environ)
-            await stack.enter_async_context(LifespanManager(app))
-            client = httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://govgraph.test"
-            )
-            return await stack.enter_async_context(client)
-
-        yield factory
 
 
 @pytest.fixture
@@ -96,11 +70,13 @@ def assert_only_taxation_failed(body: dict[str, Any]) -> None:
         assert secret not in text
 
 
-async def test_missing_sqlite_file_gives_partial_data(start: Any, demo_dir: Path, tmp_path: Path) -> None:
+async def test_missing_sqlite_file_gives_partial_data(
+    app_factory: AppFactory, demo_dir: Path, tmp_path: Path
+) -> None:
     city = tmp_path / "city"
     shutil.copytree(demo_dir, city)
     (city / "taxation.db").unlink()
-    client = await start({"GOVGRAPH_DEMO_DIR": str(city)})
+    _, client = await app_factory({"GOVGRAPH_DEMO_DIR": str(city)})
 
     response = await client.post(
         "/graphql", json={"query": QUERY, "variables": {"id": ZHANG_WEI}}, headers=TAX
@@ -114,12 +90,14 @@ async def test_missing_sqlite_file_gives_partial_data(start: Any, demo_dir: Path
     assert ready.json()["departments"]["civil_affairs"] == "ok"
 
 
-async def test_stopped_postgresql_department_gives_partial_data(start: Any, demo_dir: Path) -> None:
+async def test_stopped_postgresql_department_gives_partial_data(
+    app_factory: AppFactory, demo_dir: Path
+) -> None:
     environ = {
         "GOVGRAPH_DEMO_DIR": str(demo_dir),
         "GOVGRAPH_TAXATION_URL": f"postgresql+asyncpg://postgres:secret-password@127.0.0.1:{closed_port()}/gone",
     }
-    client = await start(environ)
+    _, client = await app_factory(environ)
 
     response = await client.post(
         "/graphql", json={"query": QUERY, "variables": {"id": ZHANG_WEI}}, headers=TAX
@@ -131,13 +109,13 @@ async def test_stopped_postgresql_department_gives_partial_data(start: Any, demo
 
 
 async def test_hanging_department_times_out_and_the_request_stays_bounded(
-    start: Any, demo_dir: Path, fast_timeout_catalog: Path, silent_server: int
+    app_factory: AppFactory, demo_dir: Path, fast_timeout_catalog: Path, silent_server: int
 ) -> None:
     environ = {
         "GOVGRAPH_DEMO_DIR": str(demo_dir),
         "GOVGRAPH_TAXATION_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{silent_server}/hangs",
     }
-    client = await start(environ, catalog=fast_timeout_catalog)
+    _, client = await app_factory(environ, catalog=fast_timeout_catalog)
 
     began = time.monotonic()
     body = await graphql(client, QUERY, {"id": ZHANG_WEI}, TAX)
@@ -148,13 +126,13 @@ async def test_hanging_department_times_out_and_the_request_stays_bounded(
 
 
 async def test_request_deadline_bounds_the_whole_request(
-    start: Any, demo_dir: Path, silent_server: int
+    app_factory: AppFactory, demo_dir: Path, silent_server: int
 ) -> None:
     environ = {
         "GOVGRAPH_DEMO_DIR": str(demo_dir),
         "GOVGRAPH_TAXATION_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{silent_server}/hangs",
     }
-    client = await start(environ, request_timeout=0.4)
+    _, client = await app_factory(environ, request_timeout=0.4)
 
     began = time.monotonic()
     body = await graphql(client, QUERY, {"id": ZHANG_WEI}, TAX)
@@ -170,13 +148,13 @@ async def test_request_deadline_bounds_the_whole_request(
 
 
 async def test_circuit_breaker_opens_then_fails_fast_then_closes(
-    start: Any, demo_dir: Path, tmp_path: Path
+    app_factory: AppFactory, demo_dir: Path, tmp_path: Path
 ) -> None:
     city = tmp_path / "city"
     shutil.copytree(demo_dir, city)
     saved = tmp_path / "taxation.db"
     shutil.move(city / "taxation.db", saved)
-    client = await start(
+    _, client = await app_factory(
         {"GOVGRAPH_DEMO_DIR": str(city)}, breaker_failures=2, breaker_cool_down=0.5, cache_min_max_age=0
     )
     headers = {**TAX, "Cache-Control": "no-cache"}

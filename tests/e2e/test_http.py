@@ -6,17 +6,14 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
-from govgraph import Settings, create_app
 from tests.auth_helpers import bearer
+from tests.conftest import AppFactory
 
 QUERY = '{ enterprise(creditCode: "91110101MA01BXQ80Y") { name } }'
 PREFLIGHT = {"GraphQL-Require-Preflight": "1"}
@@ -119,27 +116,7 @@ async def test_automatic_persisted_queries(client: httpx.AsyncClient) -> None:
     assert "does not match" in assert_json_error(wrong, 400, "BAD_REQUEST")["errors"][0]["message"]
 
 
-@pytest.fixture
-async def start(environ: dict[str, str], tmp_path: Path) -> AsyncIterator[Any]:
-    async with AsyncExitStack() as stack:
-
-        async def factory(**options: Any) -> httpx.AsyncClient:
-            name = uuid.uuid4().hex[:8]
-            settings = Settings(
-                audit_url=f"sqlite+aiosqlite:///{tmp_path}/{name}.db",
-                audit_spool=tmp_path / f"{name}.jsonl",
-                **options,
-            )
-            app = create_app(settings, environ=environ)
-            await stack.enter_async_context(LifespanManager(app))
-            return await stack.enter_async_context(
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://govgraph.test")
-            )
-
-        yield factory
-
-
-async def test_trusted_documents_only(start: Any, tmp_path: Path) -> None:
+async def test_trusted_documents_only(app_factory: AppFactory, tmp_path: Path) -> None:
     manifest = tmp_path / "manifest.json"
     manifest.write_text(
         json.dumps(
@@ -150,7 +127,7 @@ async def test_trusted_documents_only(start: Any, tmp_path: Path) -> None:
             }
         )
     )
-    client = await start(trusted_documents=manifest, trusted_documents_only=True)
+    _, client = await app_factory(trusted_documents=manifest, trusted_documents_only=True)
 
     by_hash = await client.post(
         "/graphql", json={"extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha(QUERY)}}}
@@ -170,15 +147,15 @@ def test_a_tampered_manifest_is_refused(tmp_path: Path) -> None:
         load_manifest(manifest)
 
 
-async def test_introspection_off_keeps_the_federation_sdl(start: Any) -> None:
-    client = await start(introspection=False)
+async def test_introspection_off_keeps_the_federation_sdl(app_factory: AppFactory) -> None:
+    _, client = await app_factory(introspection=False)
     refused = await client.post("/graphql", json={"query": "{ __schema { types { name } } }"})
     assert refused.json()["data"] is None
     sdl = await client.post("/graphql", json={"query": "{ _service { sdl } }"})
     assert "type Person" in sdl.json()["data"]["_service"]["sdl"]
 
 
-async def test_graphiql_is_off_by_default_in_production(start: Any, tmp_path: Path) -> None:
+async def test_graphiql_is_off_by_default_in_production(app_factory: AppFactory, tmp_path: Path) -> None:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -187,15 +164,17 @@ async def test_graphiql_is_off_by_default_in_production(start: Any, tmp_path: Pa
     pem.write_bytes(
         key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
-    client = await start(environment="production", jwt_public_key_file=pem, jwt_issuer="i", jwt_audience="a")
+    _, client = await app_factory(
+        environment="production", jwt_public_key_file=pem, jwt_issuer="i", jwt_audience="a"
+    )
     page = await client.get("/graphql", headers={"Accept": "text/html"})
     assert page.status_code == 404
     introspection = await client.post("/graphql", json={"query": "{ __schema { queryType { name } } }"})
     assert introspection.json()["data"] is None
 
 
-async def test_cors_allows_only_configured_origins(start: Any) -> None:
-    client = await start(cors_allow_origins=("https://portal.city.example",))
+async def test_cors_allows_only_configured_origins(app_factory: AppFactory) -> None:
+    _, client = await app_factory(cors_allow_origins=("https://portal.city.example",))
     preflight = {
         "Access-Control-Request-Method": "POST",
         "Access-Control-Request-Headers": "authorization,content-type",
@@ -224,9 +203,9 @@ class Exploding:
 
 
 async def test_unexpected_errors_are_internal_with_the_request_id_and_logged(
-    start: Any, caplog: pytest.LogCaptureFixture
+    app_factory: AppFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    client = await start()
+    _, client = await app_factory()
     app = client._transport.app  # type: ignore[attr-defined]
     app.state.sources = {**app.state.sources, "taxation": Exploding()}
     with caplog.at_level(logging.ERROR, logger="govgraph"):

@@ -4,41 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
-from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
-from govgraph import Settings, create_app
 from govgraph.http.ratelimit import MemoryBuckets, Rate
 from tests.auth_helpers import bearer
-from tests.conftest import require_service
+from tests.conftest import AppFactory, require_service
 
 QUERY = {"query": '{ enterprise(creditCode: "91110101MA01BXQ80Y") { name } }'}
-
-
-@pytest.fixture
-async def start(environ: dict[str, str], tmp_path: Path) -> AsyncIterator[Any]:
-    async with AsyncExitStack() as stack:
-
-        async def factory(**options: Any) -> httpx.AsyncClient:
-            name = uuid.uuid4().hex[:8]
-            settings = Settings(
-                audit_url=f"sqlite+aiosqlite:///{tmp_path}/{name}.db",
-                audit_spool=tmp_path / f"{name}.jsonl",
-                **options,
-            )
-            app = create_app(settings, environ=environ)
-            await stack.enter_async_context(LifespanManager(app))
-            return await stack.enter_async_context(
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://govgraph.test")
-            )
-
-        yield factory
 
 
 async def test_bucket_refills_continuously() -> None:
@@ -52,8 +25,8 @@ async def test_bucket_refills_continuously() -> None:
     assert await buckets.take("other", rate) == 0.0
 
 
-async def test_over_the_budget_is_429_with_retry_after_then_recovers(start: Any) -> None:
-    client = await start(rate_limit_per_subject=60)
+async def test_over_the_budget_is_429_with_retry_after_then_recovers(app_factory: AppFactory) -> None:
+    _, client = await app_factory(rate_limit_per_subject=60)
     headers = bearer("tax_officer", "tax-audit", subject=f"busy-{uuid.uuid4().hex[:6]}")
     statuses = [(await client.post("/graphql", json=QUERY, headers=headers)).status_code for _ in range(60)]
     assert set(statuses) == {200}
@@ -71,8 +44,8 @@ async def test_over_the_budget_is_429_with_retry_after_then_recovers(start: Any)
     assert (await client.post("/graphql", json=QUERY, headers=headers)).status_code == 200
 
 
-async def test_department_budget_covers_all_its_principals(start: Any) -> None:
-    client = await start(rate_limit_per_department=60)
+async def test_department_budget_covers_all_its_principals(app_factory: AppFactory) -> None:
+    _, client = await app_factory(rate_limit_per_department=60)
     for index in range(60):
         response = await client.post(
             "/graphql", json=QUERY, headers=bearer("police_officer", subject=f"officer-{index}")
@@ -84,18 +57,18 @@ async def test_department_budget_covers_all_its_principals(start: Any) -> None:
     assert limited.status_code == 429
 
 
-async def test_anonymous_callers_are_limited_by_address(start: Any) -> None:
-    client = await start(rate_limit_anonymous=60)
+async def test_anonymous_callers_are_limited_by_address(app_factory: AppFactory) -> None:
+    _, client = await app_factory(rate_limit_anonymous=60)
     for _ in range(60):
         assert (await client.post("/graphql", json=QUERY)).status_code == 200
     assert (await client.post("/graphql", json=QUERY)).status_code == 429
 
 
-async def test_redis_buckets_are_shared_between_processes(start: Any) -> None:
+async def test_redis_buckets_are_shared_between_processes(app_factory: AppFactory) -> None:
     require_service("Redis", "127.0.0.1", 6379)
     url = "redis://127.0.0.1:6379/12"
-    first = await start(rate_limit_per_subject=60, rate_limit_url=url)
-    second = await start(rate_limit_per_subject=60, rate_limit_url=url)
+    _, first = await app_factory(rate_limit_per_subject=60, rate_limit_url=url)
+    _, second = await app_factory(rate_limit_per_subject=60, rate_limit_url=url)
     headers = bearer("tax_officer", "tax-audit", subject=f"shared-{uuid.uuid4().hex}")
     statuses = [
         (await (first if index % 2 else second).post("/graphql", json=QUERY, headers=headers)).status_code
