@@ -1,7 +1,8 @@
 """Decide one field coordinate for one principal and purpose.
 
     public       anyone
-    internal     any authenticated principal
+    internal     any authenticated government principal (one with a department;
+                 a citizen's token has none)
     conditional  a grant of an effective role whose purposes include the request's
     sensitive    the same; a grant must say read to give the value, else mask or verify
 
@@ -78,6 +79,8 @@ class Authorizer:
         if not principal.authenticated:
             return Decision("deny", "authentication required")
         if classification == "internal":
+            if principal.department is None:
+                return Decision("deny", "internal data is shared between government departments only")
             return READ
         return self._granted(principal, coordinate)
 
