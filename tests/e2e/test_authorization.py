@@ -214,7 +214,11 @@ async def test_role_field_matrix(client: httpx.AsyncClient, scenario: str) -> No
 
     if body["data"]["person"] is None:
         assert errors[("person",)]["extensions"]["code"] == "FORBIDDEN", "the whole lookup is denied"
-        expected = {field: outcome for field, outcome in expected.items() if field in ("taxArrears", "insuredEmployees")}
+        expected = {
+            field: outcome
+            for field, outcome in expected.items()
+            if field in ("taxArrears", "insuredEmployees")
+        }
         assert all(outcome == DENY for outcome in SCENARIOS[scenario][2].values())
         assert "张伟" not in response.text
     for field, outcome in expected.items():
