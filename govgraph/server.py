@@ -59,7 +59,11 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
     registry = CollectorRegistry(auto_describe=True)
     catalog = load_catalog(settings.catalog, env=environ)
     policy = load_policy(settings.policy_path, catalog)
-    authorizer = Authorizer(catalog, policy, OPERATIONS) if settings.authorization else None
+    authorizer = (
+        Authorizer(catalog, policy, OPERATIONS, settings.max_verify_questions)
+        if settings.authorization
+        else None
+    )
     requirements = build_requirements(catalog, entity_root_fields(catalog), OPERATIONS)
     schema, _ = build_schema(
         catalog,

@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     cache_listen: bool = False
     """LISTEN on ``govgraph_invalidate`` in PostgreSQL departments and drop entries at once."""
 
+    max_verify_questions: int = 3
+    """Yes/no questions a verify-only role may ask about one field in one operation (no bisecting a value)."""
+
     authorization: bool = True
     """Field-level authorization. Only benchmarks switch it off; production refuses to."""
 

@@ -41,10 +41,19 @@ READ = Decision("read")
 class Authorizer:
     """Decisions from the catalog and policy, memoized per (principal's access key, coordinate)."""
 
-    def __init__(self, catalog: Catalog, policy: Policy, operations: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        policy: Policy,
+        operations: frozenset[str] = frozenset(),
+        max_verify_questions: int = 3,
+    ) -> None:
         self.catalog = catalog
         self.policy = policy
         self.operations = operations
+        self.max_verify_questions = max_verify_questions
+        """Yes/no questions a verify-only role may ask about one field per operation: more would let
+        a bisection of thresholds (lt: 100000, lt: 50000, ...) recover the value itself."""
         self._memo: dict[tuple[object, str], Decision] = {}
 
     def effective_roles(self, principal: Principal) -> list[Role]:

@@ -74,6 +74,7 @@ def plan_operation(
     plan = OperationPlan(document)
     type_info = TypeInfo(schema)
     catalog = authorizer.catalog
+    questions: dict[str, int] = {}
 
     class Planner(Visitor):
         def enter_field(self, node: FieldNode, *_: Any) -> Any:
@@ -85,6 +86,16 @@ def plan_operation(
                 return None
             decision = authorizer.decide(principal, requirement.coordinate)
             allowed, reason = _allows(requirement, decision)
+            if allowed and requirement.need == "verify" and decision.access == "verify":
+                asked = questions[requirement.coordinate] = questions.get(requirement.coordinate, 0) + 1
+                if asked > authorizer.max_verify_questions:
+                    allowed, reason = (
+                        False,
+                        (
+                            f"at most {authorizer.max_verify_questions} yes/no questions about "
+                            f"{requirement.coordinate} in one operation"
+                        ),
+                    )
             if requirement.need != "key" or not allowed:
                 _record(plan.decisions, requirement, decision, allowed)
             if not allowed:

@@ -490,3 +490,21 @@ async def test_unknown_field_errors_make_no_suggestions(client: httpx.AsyncClien
     assert "Did you mean" not in response.text
     assert "annualIncome" not in response.text
     assert "criminalRecord" not in response.text
+
+
+async def test_a_value_cannot_be_bisected_with_many_verify_questions(client: httpx.AsyncClient) -> None:
+    thresholds = [200000, 150000, 175000, 187500]
+    checks = " ".join(f"t{value}: annualIncome(lt: {value})" for value in thresholds)
+    body = await graphql(
+        client,
+        f"query($id: IdNumber!) {{ person(idNumber: $id) {{ verify {{ {checks} }} }} }}",
+        {"id": ZHANG_WEI},
+        bearer("window_clerk", "housing-subsidy"),
+    )
+
+    answers = body["data"]["person"]["verify"]
+    assert [answers[f"t{value}"] for value in thresholds[:3]] == [True, False, False]
+    assert answers["t187500"] is None
+    [error] = body["errors"]
+    assert error["path"] == ["person", "verify", "t187500"]
+    assert "at most 3 yes/no questions" in error["extensions"]["reason"]
