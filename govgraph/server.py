@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.applications import Starlette
@@ -65,57 +66,8 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
         else None
     )
     requirements = build_requirements(catalog, entity_root_fields(catalog), OPERATIONS)
-    schema, _ = build_schema(
-        catalog,
-        policy,
-        extensions=[
-            limits_extension(
-                Limits(**{limit.name: getattr(settings, limit.name) for limit in dataclasses.fields(Limits)})
-            ),
-            lambda: ParserCache(maxsize=settings.document_cache_size),
-            lambda: ValidationCache(maxsize=settings.document_cache_size),
-            AuditExtension,
-            AuthorizationExtension,
-            *([] if settings.introspection_enabled else [DisableIntrospection]),
-        ],
-    )
+    schema, _ = build_schema(catalog, policy, extensions=_extensions(settings))
     buckets = RedisBuckets(settings.rate_limit_url) if settings.rate_limit_url else MemoryBuckets()
-    persisted = None
-    if settings.persisted_queries or settings.trusted_documents is not None:
-        trusted = load_manifest(settings.trusted_documents) if settings.trusted_documents else None
-        persisted = PersistedDocuments(trusted, trusted_only=settings.trusted_documents_only)
-    middleware = [
-        Middleware(
-            GraphQLHTTPGuard,
-            max_body_bytes=settings.max_body_bytes,
-            csrf_prevention=settings.csrf_prevention,
-            persisted=persisted,
-        ),
-        Middleware(AuthenticationMiddleware, verifier=verifier_for(settings)),
-        Middleware(
-            RateLimitMiddleware,
-            buckets=buckets,
-            per_subject=Rate(settings.rate_limit_per_subject),
-            per_department=Rate(settings.rate_limit_per_department),
-            anonymous=Rate(settings.rate_limit_anonymous),
-        ),
-    ]
-    if settings.cors_allow_origins:
-        middleware.insert(
-            0,
-            Middleware(
-                CORSMiddleware,
-                allow_origins=list(settings.cors_allow_origins),
-                allow_methods=["GET", "POST"],
-                allow_headers=[
-                    "Authorization",
-                    "Content-Type",
-                    "X-Purpose",
-                    "Cache-Control",
-                    *PREFLIGHT_HEADERS,
-                ],
-            ),
-        )
     graphql = GraphQLEndpoint(
         schema,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
@@ -181,7 +133,7 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
             Route("/readyz", readyz),
             Route("/metrics", metrics),
         ],
-        middleware=middleware,
+        middleware=_middleware(settings, buckets),
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -191,6 +143,53 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
     app.state.authorizer = authorizer
     app.state.schema = schema
     return app
+
+
+def _extensions(settings: Settings) -> list[Any]:
+    """The schema extension chain, in order: limits first, so nothing runs for a refused operation."""
+    limits = Limits(**{limit.name: getattr(settings, limit.name) for limit in dataclasses.fields(Limits)})
+    return [
+        limits_extension(limits),
+        lambda: ParserCache(maxsize=settings.document_cache_size),
+        lambda: ValidationCache(maxsize=settings.document_cache_size),
+        AuditExtension,
+        AuthorizationExtension,
+        *([] if settings.introspection_enabled else [DisableIntrospection]),
+    ]
+
+
+def _middleware(settings: Settings, buckets: MemoryBuckets | RedisBuckets) -> list[Middleware]:
+    """Outermost first: CORS (when configured), the HTTP guard, authentication, rate limits."""
+    persisted = None
+    if settings.persisted_queries or settings.trusted_documents is not None:
+        trusted = load_manifest(settings.trusted_documents) if settings.trusted_documents else None
+        persisted = PersistedDocuments(trusted, trusted_only=settings.trusted_documents_only)
+    middleware = [
+        Middleware(
+            GraphQLHTTPGuard,
+            max_body_bytes=settings.max_body_bytes,
+            csrf_prevention=settings.csrf_prevention,
+            persisted=persisted,
+        ),
+        Middleware(AuthenticationMiddleware, verifier=verifier_for(settings)),
+        Middleware(
+            RateLimitMiddleware,
+            buckets=buckets,
+            per_subject=Rate(settings.rate_limit_per_subject),
+            per_department=Rate(settings.rate_limit_per_department),
+            anonymous=Rate(settings.rate_limit_anonymous),
+        ),
+    ]
+    if settings.cors_allow_origins:
+        allowed_headers = ["Authorization", "Content-Type", "X-Purpose", "Cache-Control", *PREFLIGHT_HEADERS]
+        cors = Middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_allow_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=allowed_headers,
+        )
+        middleware.insert(0, cors)
+    return middleware
 
 
 def _prepare_sqlite_directory(url: str) -> None:

@@ -136,12 +136,15 @@ async def test_request_deadline_bounds_the_whole_request(
 
     began = time.monotonic()
     body = await graphql(client, QUERY, {"id": ZHANG_WEI}, TAX)
-    assert time.monotonic() - began < 1.5
+    elapsed = time.monotonic() - began
+    assert elapsed < 1.5, (elapsed, body)
     person = body["data"]["person"]
     assert (person["name"], person["maritalStatus"], person["annualIncome"]) == ("张伟", "married", None)
     errors = {tuple(error["path"]): error["extensions"] for error in body["errors"]}
-    assert errors[("person", "annualIncome")] == {"code": "SOURCE_UNAVAILABLE", "department": "taxation"}
-    assert errors[("person", "properties")] == {
+    assert errors[("person", "annualIncome")] == {"code": "SOURCE_UNAVAILABLE", "department": "taxation"}, (
+        body
+    )
+    assert errors.get(("person", "properties")) == {
         "code": "SOURCE_UNAVAILABLE",
         "department": "natural_resources",
     }, "fetches after the deadline fail fast"
