@@ -50,7 +50,7 @@ audit_records = sa.Table(
 audit_entities = sa.Table(
     "govgraph_audit_entities",
     metadata,
-    sa.Column("position", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False, index=True),
+    sa.Column("position", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False),
     sa.Column("entity_type", sa.Text, nullable=False),
     sa.Column("entity_key", sa.Text, nullable=False),
     sa.Index("govgraph_audit_entities_key", "entity_type", "entity_key"),
@@ -59,11 +59,11 @@ audit_entities = sa.Table(
 audit_usage = sa.Table(
     "govgraph_audit_usage",
     metadata,
-    sa.Column("position", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False, index=True),
+    sa.Column("position", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False),
     sa.Column("occurred_at", sa.Text, nullable=False, index=True),
     sa.Column("provider", sa.Text, nullable=False),
     sa.Column("consumer", sa.Text),
-    sa.Column("coordinate", sa.Text, nullable=False),
+    sa.Column("coordinate", sa.Text, nullable=False, index=True),
     sa.Column("purpose", sa.Text),
     sa.Column("decision", sa.Text, nullable=False),
     sa.Column("served_from", sa.Text, nullable=False),
