@@ -137,6 +137,7 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.rate_limit_buckets = buckets
     app.state.cache_metrics = CacheMetrics(registry)
     app.state.catalog = catalog
     app.state.policy = policy
