@@ -86,13 +86,11 @@ class GraphQLHTTPGuard:
         if body is None:
             await refuse(413, "PAYLOAD_TOO_LARGE", f"the request body is over {self.max_body_bytes} bytes")
             return
-        if self.persisted is not None:
-            body_or_refusal = self._persisted_body(body)
-            if isinstance(body_or_refusal, Refusal):
-                await refuse(body_or_refusal.status, body_or_refusal.code, body_or_refusal.message)
-                return
-            body = body_or_refusal
-        await self.app(scope, _replay(body), _json_errors(scope, send, media_type))
+        body_or_refusal = self._checked_body(body)
+        if isinstance(body_or_refusal, Refusal):
+            await refuse(body_or_refusal.status, body_or_refusal.code, body_or_refusal.message)
+            return
+        await self.app(scope, _replay(body_or_refusal), _json_errors(scope, send, media_type))
 
     async def _get(
         self, scope: Scope, receive: Receive, send: Send, headers: Headers, preflighted: bool, refuse: Any
@@ -125,13 +123,20 @@ class GraphQLHTTPGuard:
             return
         await self.app(scope, receive, _json_errors(scope, send, "application/json"))
 
-    def _persisted_body(self, body: bytes) -> bytes | Refusal:
-        assert self.persisted is not None
+    def _checked_body(self, body: bytes) -> bytes | Refusal:
+        """The body to pass on: a JSON object (or a batch, which the view refuses by itself),
+        with a persisted document filled in; anything else is refused here."""
         try:
             payload = json.loads(body)
         except ValueError:
+            return Refusal(400, "BAD_REQUEST", "the request body is not valid JSON")
+        if isinstance(payload, list):
             return body
         if not isinstance(payload, dict):
+            return Refusal(
+                400, "BAD_REQUEST", 'the request body must be a JSON object such as {"query": "..."}'
+            )
+        if self.persisted is None:
             return body
         resolved = self.persisted.resolve(payload.get("query"), payload.get("extensions"))
         if isinstance(resolved, Refusal):

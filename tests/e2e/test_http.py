@@ -76,9 +76,15 @@ async def test_body_over_the_limit_is_413(client: httpx.AsyncClient) -> None:
     )
 
 
+@pytest.mark.parametrize("body", ['"just a string"', "null", "5", "true"])
+async def test_a_body_that_is_not_an_object_is_a_clear_400(client: httpx.AsyncClient, body: str) -> None:
+    response = await client.post("/graphql", content=body, headers={"Content-Type": "application/json"})
+    assert "must be a JSON object" in assert_json_error(response, 400, "BAD_REQUEST")["errors"][0]["message"]
+
+
 async def test_malformed_json_and_missing_query_are_json_errors(client: httpx.AsyncClient) -> None:
     bad = await client.post("/graphql", content="{not json", headers={"Content-Type": "application/json"})
-    assert "parse" in assert_json_error(bad, 400, "BAD_REQUEST")["errors"][0]["message"]
+    assert "not valid JSON" in assert_json_error(bad, 400, "BAD_REQUEST")["errors"][0]["message"]
     empty = await client.post("/graphql", json={"variables": {}})
     assert_json_error(empty, 400, "BAD_REQUEST")
 
