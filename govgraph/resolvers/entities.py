@@ -35,6 +35,11 @@ class Fill:
     paths: tuple[tuple[str, ...], ...]
     """Where the field appears, relative to the entity (``("annualIncome",)``, ``("verify", "low")``)."""
     transform: Transform | None
+    target: str | None = None
+    """For a reference: the entity it points to."""
+    nodes: tuple[FieldNode, ...] = ()
+    """For a reference asked under one response key: its field nodes, so the targets are loaded with
+    the parents, one batch per level, instead of one resolver call per parent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +103,11 @@ class EntityLoader:
         cls = self.types[entity_name]
         home_rows = fetched[0]
         instances: list[Any] = []
+        paths: list[tuple[str | int, ...]] = []
         for index, key in enumerate(keys):
             if not isinstance(home_rows, BaseException) and home_rows[index] is None:
                 instances.append(None)
+                paths.append(())
                 continue
             instance = cls.__new__(cls)
             values = instance.__dict__
@@ -125,7 +132,48 @@ class EntityLoader:
                     raise rows
                 self._fill(fetch, rows[index], values, refs, checks)
             instances.append(instance)
+            paths.append(path)
+        await self._prefetch(info, plan, instances, paths)
         return instances
+
+    async def _prefetch(
+        self,
+        info: GraphQLResolveInfo,
+        plan: SelectionPlan,
+        instances: list[Any],
+        paths: list[tuple[str | int, ...]],
+    ) -> None:
+        """Load the targets of every prefetchable reference for all instances at once, concurrently."""
+        loads = []
+        for fetch in plan.fetches:
+            for fill in fetch.fills:
+                if fill.target is None:
+                    continue
+                owners = [
+                    (instance, path)
+                    for instance, path in zip(instances, paths, strict=True)
+                    if instance is not None and instance._refs.get(fill.name) is not None
+                ]
+                if owners:
+                    loads.append(self._prefetch_one(info, fill, owners))
+        if loads:
+            await asyncio.gather(*loads)
+
+    async def _prefetch_one(
+        self, info: GraphQLResolveInfo, fill: Fill, owners: list[tuple[Any, Any]]
+    ) -> None:
+        assert fill.target is not None
+        (relative,) = fill.paths
+        targets = await self.load(
+            info,
+            fill.target,
+            [instance._refs[fill.name] for instance, _ in owners],
+            in_list=True,
+            item_paths=[(*path, *relative) for _, path in owners],
+            field_nodes=fill.nodes,
+        )
+        for (instance, _), target in zip(owners, targets, strict=True):
+            instance.__dict__.setdefault("_prefetched", {})[fill.name] = target
 
     def build_object(self, object_type: ObjectType, row: Row) -> Any:
         cls = self.types[object_type.name]
@@ -214,14 +262,18 @@ class EntityLoader:
             transform = context.transforms.get(catalog_field.coordinate)
             if name != catalog_field.name:
                 transform = mask_amount_band
+            paths = _paths(nodes)
+            prefetch = catalog_field.kind == "reference" and len(paths) == 1
             by_department.setdefault(catalog_field.department, []).append(
                 Fill(
                     name,
                     catalog_field.kind,
                     catalog_field.column,
                     catalog_field.object_type,
-                    _paths(nodes),
+                    paths,
                     transform,
+                    catalog_field.type.name if prefetch else None,
+                    tuple(nodes) if prefetch else (),
                 )
             )
         checks = None

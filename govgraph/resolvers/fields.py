@@ -18,12 +18,21 @@ from govgraph.resolvers.entities import EntityLoader
 Resolver = Callable[..., Coroutine[Any, Any, Any]]
 
 
-def reference_resolver(entities: EntityLoader, name: str, target: str) -> Resolver:
-    async def resolve(root: Any, info: strawberry.Info) -> Any:
+def reference_resolver(entities: EntityLoader, name: str, target: str) -> Callable[..., Any]:
+    """Sync on purpose: a target prefetched with its parents is returned as it is; otherwise the
+    coroutine that loads it is returned, and graphql-core awaits it."""
+
+    async def load(info: strawberry.Info, key: Any) -> Any:
+        return (await entities.load(info._raw_info, target, [key], in_list=False))[0]
+
+    def resolve(root: Any, info: strawberry.Info) -> Any:
+        prefetched = root.__dict__.get("_prefetched")
+        if prefetched is not None and name in prefetched:
+            return prefetched[name]
         key = root._refs.get(name)
         if key is None:
             return None
-        return (await entities.load(info._raw_info, target, [key], in_list=False))[0]
+        return load(info, key)
 
     return resolve
 
