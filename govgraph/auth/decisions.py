@@ -101,8 +101,12 @@ class Authorizer:
             grant for role in roles for grant in role.grants if coordinate in grant.coordinates
         ]
         if not matching:
-            names = ", ".join(role.name for role in roles) or "none"
-            return Decision("deny", f"no grant for role {names}")
+            if not roles:
+                claimed = ", ".join(principal.roles) or "none"
+                return Decision(
+                    "deny", f"no effective role: {claimed} not held in department {principal.department}"
+                )
+            return Decision("deny", f"no grant for role {', '.join(role.name for role in roles)}")
         applicable = [
             grant for grant in matching if grant.purposes is None or principal.purpose in grant.purposes
         ]
