@@ -86,6 +86,11 @@ class GraphQLEndpoint(GraphQL):
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
         """``application/graphql-response+json`` when the client accepts it: request errors are then 400."""
         response = super().create_response(response_data, sub_response)
+        request_id = (
+            response_data.get("extensions", {}).get("requestId") if isinstance(response_data, dict) else None
+        )
+        if request_id:
+            response.headers["x-request-id"] = request_id
         if getattr(sub_response, "graphql_response_json", False):
             response.headers["content-type"] = GRAPHQL_RESPONSE
             if (

@@ -79,6 +79,7 @@ async def _unauthenticated(scope: Scope, send: Send, error: Unauthenticated) -> 
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
                 (b"www-authenticate", b'Bearer error="invalid_token"'),
+                (b"x-request-id", request_id_of(scope).encode()),
             ],
         }
     )

@@ -32,7 +32,11 @@ async def send_error(
             "extensions": {"requestId": request_id_of(scope)},
         }
     )
-    raw_headers = [(b"content-type", media_type.encode()), (b"content-length", str(len(body)).encode())]
+    raw_headers = [
+        (b"content-type", media_type.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-request-id", request_id_of(scope).encode()),
+    ]
     raw_headers.extend((name.lower().encode(), value.encode()) for name, value in (headers or {}).items())
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": body})

@@ -226,3 +226,14 @@ async def test_unexpected_errors_are_internal_with_the_request_id_and_logged(
     assert internal and request_id in internal[0]["message"]
     assert "hunter2" not in response.text and "RuntimeError" not in response.text
     assert any(request_id in record.getMessage() for record in caplog.records)
+
+
+async def test_every_response_names_its_request_id_in_a_header(client: httpx.AsyncClient) -> None:
+    ok = await client.post("/graphql", json={"query": QUERY})
+    assert ok.headers["x-request-id"] == ok.json()["extensions"]["requestId"]
+    refused = await client.post("/graphql", content="x", headers={"Content-Type": "text/plain"})
+    assert refused.headers["x-request-id"] == refused.json()["extensions"]["requestId"]
+    unauthenticated = await client.post(
+        "/graphql", json={"query": QUERY}, headers={"Authorization": "Bearer nope"}
+    )
+    assert unauthenticated.headers["x-request-id"] == unauthenticated.json()["extensions"]["requestId"]
