@@ -13,60 +13,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from govgraph.demo import golden
+from govgraph.demo.vocabulary import (
+    CRIMES,
+    DIAGNOSES,
+    DISABILITIES,
+    DISTRICTS,
+    ETHNIC_GROUPS,
+    GIVEN,
+    INDUSTRIES,
+    PURPOSES,
+    RATINGS,
+    SCOPES,
+    STATUSES,
+    STREETS,
+    SURNAMES,
+)
 from govgraph.identifiers import CREDIT_CODE_ALPHABET, credit_code_check_char, id_number_check_char
 
 DEFAULT_SCALE = 10_000
 DEFAULT_SEED = 20261124
-
-DISTRICTS = {
-    "110101": "东城区",
-    "110102": "西城区",
-    "110105": "朝阳区",
-    "110106": "丰台区",
-    "110108": "海淀区",
-}
-STREETS = (
-    "建国路",
-    "长安街",
-    "中关村大街",
-    "学院路",
-    "劲松路",
-    "方庄路",
-    "王府井大街",
-    "金融街",
-    "望京街",
-    "丽泽路",
-)
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
-GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍建国红梅鑫宇浩然子涵欣怡俊杰雨萱思远佳琪文博晨阳一诺梓轩"
-ETHNIC_GROUPS = ("Han",) * 18 + ("Hui", "Manchu", "Mongol", "Uyghur", "Zhuang", "Miao")
-INDUSTRIES = (
-    "科技",
-    "贸易",
-    "餐饮",
-    "文化传媒",
-    "建筑工程",
-    "物流",
-    "咨询",
-    "医疗器械",
-    "教育科技",
-    "电子商务",
-)
-SCOPES = (
-    "软件开发；技术服务",
-    "日用百货销售",
-    "餐饮服务",
-    "广告设计；文化交流",
-    "建筑工程施工",
-    "道路货物运输",
-    "企业管理咨询",
-)
-STATUSES = ("存续",) * 12 + ("在业",) * 5 + ("吊销",) * 2 + ("注销",)
-PURPOSES = ("住宅",) * 7 + ("商业", "办公", "工业")
-RATINGS = ("A", "A", "B", "B", "B", "M", "C", "D")
-CRIMES = ("2015 theft, 1 year", "2011 fraud, 3 years", "2019 assault, 6 months", "2008 smuggling, 2 years")
-DIAGNOSES = ("hypertension", "type 2 diabetes", "asthma", "depression")
-DISABILITIES = ("grade 1", "grade 2", "grade 3", "grade 4")
+# The golden records need the first generated persons: eleven colleagues of 张伟 and a representative.
+MIN_SCALE = 20
+MARRIAGEABLE_BORN_BY = datetime.date(2004, 1, 1)
 
 Rows = dict[str, dict[str, list[dict[str, Any]]]]
 
@@ -85,8 +53,8 @@ class City:
 
 
 def build_city(scale: int = DEFAULT_SCALE, seed: int = DEFAULT_SEED) -> City:
-    if scale < 10:
-        raise ValueError("the demo city needs at least 10 persons")
+    if scale < MIN_SCALE:
+        raise ValueError(f"the demo city needs at least {MIN_SCALE} persons")
     return _Builder(scale, seed).build()
 
 
@@ -144,6 +112,10 @@ class _Builder:
             f"{self.random.randint(1, 20)}号楼{self.random.randint(1, 30)}{self.random.randint(1, 4):02d}"
         )
 
+    def _bank_account(self) -> str:
+        digits = self.random.choice((12, 15))
+        return f"6222{self.random.randrange(10**digits):0{digits}d}"
+
     def _persons(self) -> list[dict[str, Any]]:
         persons = [dict(person) for person in golden.PERSONS]
         areas = list(DISTRICTS)
@@ -167,12 +139,12 @@ class _Builder:
         return persons
 
     def _couples(self, persons: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-        adults = [p for p in persons[3:] if p["birth_date"] <= datetime.date(2004, 1, 1)]
+        adults = [p for p in persons[3:] if p["birth_date"] <= MARRIAGEABLE_BORN_BY]
         men = [p for p in adults if p["sex"] == "male"]
         women = [p for p in adults if p["sex"] == "female"]
         self.random.shuffle(men)
         self.random.shuffle(women)
-        pairs = int(min(len(men), len(women)) * 0.7)
+        pairs = int(min(len(men), len(women)) * 0.6)
         return list(zip(men[:pairs], women[:pairs], strict=True))
 
     def _households(
@@ -198,14 +170,19 @@ class _Builder:
             person["household_no"] = household["household_no"]
             person["hukou_address"] = household["address"]
 
+        families = []
         for husband, wife in couples:
             household = new_household(husband)
             register(husband, household)
             register(wife, household)
+            families.append(household)
         current: dict[str, Any] | None = None
         size = 0
         for person in persons[3:]:
             if person["household_no"]:
+                continue
+            if families and self.random.random() < 0.75:
+                register(person, self.random.choice(families))
                 continue
             if current is None or size >= self.random.choice((1, 2, 3)):
                 current, size = new_household(person), 0
@@ -224,7 +201,12 @@ class _Builder:
         for person in persons[3:]:
             id_number = person["resident_id"]
             spouse = spouses.get(id_number)
-            state = "married" if spouse else self.random.choice(("single", "single", "divorced", "widowed"))
+            if spouse:
+                state = "married"
+            elif person["birth_date"] > MARRIAGEABLE_BORN_BY:
+                state = "single"
+            else:
+                state = self.random.choice(("single", "single", "divorced", "widowed"))
             on_allowance = self.random.random() < 0.03
             rows.append(
                 {
@@ -246,9 +228,7 @@ class _Builder:
 
     def _enterprises(self, persons: list[dict[str, Any]]) -> list[dict[str, Any]]:
         rows = [dict(row) for row in golden.ENTERPRISES]
-        representatives = [
-            p["resident_id"] for p in persons[3:] if p["birth_date"] <= datetime.date(2004, 1, 1)
-        ]
+        representatives = [p["resident_id"] for p in persons[3:] if p["birth_date"] <= MARRIAGEABLE_BORN_BY]
         rows[1]["lerep_id_no"] = self.random.choice(representatives)
         areas = list(DISTRICTS)
         for _ in range(max(self.scale // 5, 2) - 2):
@@ -276,11 +256,11 @@ class _Builder:
     ) -> dict[str, list[dict[str, Any]]]:
         employers = [e["uniscid"] for e in enterprises[2:] if e["regstate"] in ("存续", "在业")]
         insured = [dict(row) for row in golden.INSURED]
-        li_na = dict(golden.LI_NA_INSURANCE, employer_uscc=employers[0] if employers else None)
-        insured.append(li_na)
-        candidates = [p for p in persons[3:] if p["birth_date"] <= datetime.date(2006, 1, 1)]
-        example_tech_staff = set(p["resident_id"] for p in candidates[: golden.EXAMPLE_TECH_INSURED - 1])
-        for person in candidates:
+        li_na_employer = employers[0] if employers else enterprises[2]["uniscid"]
+        insured.append(dict(golden.LI_NA_INSURANCE, employer_uscc=li_na_employer))
+        # Every generated person is of working age (born by 2007), so the first eleven can be 张伟's colleagues.
+        example_tech_staff = {p["resident_id"] for p in persons[3 : 3 + golden.EXAMPLE_TECH_INSURED - 1]}
+        for person in persons[3:]:
             id_number = person["resident_id"]
             if id_number not in example_tech_staff and self.random.random() > 0.85:
                 continue
@@ -322,8 +302,7 @@ class _Builder:
                     "taxpayer_id_no": person["resident_id"],
                     "annual_income": income,
                     "tax_compliant": self.random.random() < 0.93,
-                    "bank_account": "6222"
-                    + "".join(str(self.random.randrange(10)) for _ in range(self.random.choice((12, 15)))),
+                    "bank_account": self._bank_account(),
                 }
             )
         return rows
@@ -344,7 +323,7 @@ class _Builder:
     ) -> dict[str, list[dict[str, Any]]]:
         units = [dict(row) for row in golden.REAL_ESTATE]
         rights = [dict(row) for row in golden.PROPERTY_RIGHTS]
-        owners = [p["resident_id"] for p in persons[3:] if p["birth_date"] <= datetime.date(2006, 1, 1)]
+        owners = [p["resident_id"] for p in persons[3:]]
         companies = [e["uniscid"] for e in enterprises]
         serial = 1
         for _ in range(int(self.scale * 0.6) - 1):
@@ -369,40 +348,22 @@ class _Builder:
             roll = self.random.random()
             if roll < 0.2 and couples:
                 husband, wife = self.random.choice(couples)
-                rights.append(
-                    {
-                        "bdcqzh": certificate,
-                        "holder_id_no": husband["resident_id"],
-                        "holder_uscc": None,
-                        "share_pct": 50.0,
-                    }
-                )
-                rights.append(
-                    {
-                        "bdcqzh": certificate,
-                        "holder_id_no": wife["resident_id"],
-                        "holder_uscc": None,
-                        "share_pct": 50.0,
-                    }
-                )
-            elif roll < 0.3:
-                rights.append(
-                    {
-                        "bdcqzh": certificate,
-                        "holder_id_no": None,
-                        "holder_uscc": self.random.choice(companies),
-                        "share_pct": 100.0,
-                    }
-                )
+                rights.append(_right(certificate, 50.0, person=husband["resident_id"]))
+                rights.append(_right(certificate, 50.0, person=wife["resident_id"]))
+            elif roll < 0.25:
+                first, second = self.random.sample(owners, 2)
+                rights.append(_right(certificate, 60.0, person=first))
+                rights.append(_right(certificate, 40.0, person=second))
+            elif roll < 0.35:
+                rights.append(_right(certificate, 100.0, enterprise=self.random.choice(companies)))
             else:
-                rights.append(
-                    {
-                        "bdcqzh": certificate,
-                        "holder_id_no": self.random.choice(owners),
-                        "holder_uscc": None,
-                        "share_pct": 100.0,
-                    }
-                )
+                rights.append(_right(certificate, 100.0, person=self.random.choice(owners)))
         for index, row in enumerate(rights, start=1):
             row["id"] = index
         return {"real_estate_units": units, "property_rights": rights}
+
+
+def _right(
+    certificate: str, share: float, person: str | None = None, enterprise: str | None = None
+) -> dict[str, Any]:
+    return {"bdcqzh": certificate, "holder_id_no": person, "holder_uscc": enterprise, "share_pct": share}

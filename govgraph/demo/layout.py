@@ -125,6 +125,19 @@ def department_tables() -> dict[str, sa.MetaData]:
     return tables
 
 
+def create_tables(connection: sa.Connection, metadata: sa.MetaData) -> None:
+    """Tables only: load the rows first, then ``create_indexes``."""
+    for table in metadata.sorted_tables:
+        connection.execute(sa.schema.CreateTable(table))
+
+
+def create_indexes(connection: sa.Connection, metadata: sa.MetaData) -> None:
+    # Table.indexes is a set; a fixed order keeps the SQLite files byte-identical from run to run.
+    for table in metadata.sorted_tables:
+        for index in sorted(table.indexes, key=lambda index: str(index.name)):
+            index.create(connection)
+
+
 DEPARTMENTS = (
     "public_security",
     "civil_affairs",

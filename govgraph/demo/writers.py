@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from tqdm import tqdm
 
 from govgraph.catalog.loader import load_catalog
 from govgraph.demo.city import DEFAULT_SCALE, DEFAULT_SEED, City, build_city
-from govgraph.demo.layout import DEPARTMENTS, department_tables
+from govgraph.demo.layout import DEPARTMENTS, create_indexes, create_tables, department_tables
 from govgraph.demo.triggers import install_triggers
 
 DEMO_CATALOG = Path(__file__).parent / "catalog"
@@ -41,12 +41,13 @@ def generate_sqlite(
             engine = sa.create_engine(f"sqlite:///{partial}")
             try:
                 metadata = tables[department]
-                metadata.create_all(engine)
                 with engine.begin() as connection:
+                    create_tables(connection, metadata)
                     for table in metadata.sorted_tables:
                         for chunk in _chunks(city.rows[department][table.name]):
                             connection.execute(table.insert(), chunk)
                             bar.update(len(chunk))
+                    create_indexes(connection, metadata)
             finally:
                 engine.dispose()
             os.replace(partial, target)
@@ -74,11 +75,13 @@ async def load_postgres(
                     await connection.execute(sa.text(f'CREATE SCHEMA "{department}"'))
                     translated = await connection.execution_options(schema_translate_map={None: department})
                     metadata = tables[department]
-                    await translated.run_sync(metadata.create_all)
+                    await translated.run_sync(create_tables, metadata)
                     for table in metadata.sorted_tables:
                         for chunk in _chunks(city.rows[department][table.name]):
                             await translated.execute(table.insert(), chunk)
                             bar.update(len(chunk))
+                    await translated.run_sync(create_indexes, metadata)
+                    await _advance_sequences(connection, department, metadata)
                     await install_triggers(connection, catalog, department)
     finally:
         await engine.dispose()
@@ -95,6 +98,22 @@ async def _create_database(target: sa.URL, database: str) -> None:
                 await connection.execute(sa.text(f'CREATE DATABASE "{database}"'))
     finally:
         await maintenance.dispose()
+
+
+async def _advance_sequences(connection: AsyncConnection, department: str, metadata: sa.MetaData) -> None:
+    """The rows carry their own ids, so move each serial past them: later inserts must not collide."""
+    for table in metadata.sorted_tables:
+        column = table.autoincrement_column
+        if column is None:
+            continue
+        qualified = f'"{department}"."{table.name}"'
+        next_value = f'coalesce(max("{column.name}"), 0) + 1'
+        await connection.execute(
+            sa.text(
+                f"SELECT setval(pg_get_serial_sequence(:table, :column), {next_value}, false) FROM {qualified}"
+            ),
+            {"table": qualified, "column": column.name},
+        )
 
 
 def _asyncpg(url: str) -> str:
@@ -114,4 +133,6 @@ def _row_total(city: City) -> int:
 
 def _write_manifest(path: Path, city: City) -> None:
     manifest = {"scale": city.scale, "seed": city.seed, "rows": city.counts()}
-    path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(partial, path)
