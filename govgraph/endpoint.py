@@ -1,9 +1,12 @@
 """The GraphQL endpoint: strawberry's ASGI view, with govgraph's context and result shape.
 
-- ``get_context`` builds the per-request context: request id, loaders.
-- ``process_result`` places errors for plain-attribute paths, gives every
-  error one ``extensions.code``, hides unexpected errors behind ``INTERNAL``
-  and adds ``extensions.requestId``.
+- ``get_context`` builds the per-request context: request id, loaders,
+  principal, limits and what the caller may see of the schema.
+- ``process_result`` commits the audit record before release (withholding
+  protected values when it cannot), places errors for plain-attribute paths,
+  gives every error one ``extensions.code``, hides unexpected errors behind
+  ``INTERNAL``, stores an accepted persisted query, and adds
+  ``extensions.requestId``.
 """
 
 from __future__ import annotations
@@ -22,15 +25,16 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 
 from govgraph.audit.recorder import build_record
+from govgraph.audit.withhold import beneath, withhold
 from govgraph.audit.writer import AuditWriter
 from govgraph.auth.decisions import Authorizer
 from govgraph.auth.middleware import request_id_of
-from govgraph.auth.operation import null_paths
 from govgraph.auth.principal import ANONYMOUS, Principal
 from govgraph.cache.control import demand_for
 from govgraph.catalog.model import Catalog
 from govgraph.errors import AuditUnavailable, GovgraphError
 from govgraph.http.responses import GRAPHQL_RESPONSE, accepts_graphql_response
+from govgraph.operation.limits import Limits
 from govgraph.resolvers.context import RequestContext
 from govgraph.resolvers.loaders import Loaders
 
@@ -45,12 +49,16 @@ class GraphQLEndpoint(GraphQL):
         catalog: Catalog,
         authorizer: Authorizer | None,
         requirements: Any,
+        limits: Limits,
+        production: bool = False,
         **options: Any,
     ) -> None:
         super().__init__(schema, **options)
         self.catalog = catalog
         self.authorizer = authorizer
         self.requirements = requirements
+        self.limits = limits
+        self.production = production
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -74,6 +82,12 @@ class GraphQLEndpoint(GraphQL):
             cache_note=cache_note,
             authorizer=self.authorizer,
             requirements=self.requirements,
+            limits=self.limits,
+            sdl_open=not self.production
+            or principal.authenticated
+            or bool(request.scope.get("state", {}).get("router_credential")),
+            hide_suggestions=self.production,
+            questions=getattr(request.app.state, "questions", None),
             request=request,
             response=response,
             audit=getattr(request.app.state, "audit_store", None),
@@ -104,10 +118,15 @@ class GraphQLEndpoint(GraphQL):
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         context: RequestContext | None = getattr(request.state, "govgraph", None)
         request_id = context.request_id if context else uuid.uuid4().hex
+        withheld: set[tuple[str | int, ...]] = set()
         if context is not None and isinstance(result.data, dict):
             context.served_from = context.loaders.freshness.served_from()
-            await self._record(request, context, result.data)
-        errors = [format_error(error, request_id) for error in result.errors or ()]
+            withheld = await self._record(request, context, result.data)
+        errors = [
+            format_error(error, request_id, hide_suggestions=self.production)
+            for error in result.errors or ()
+            if not beneath(error.path, withheld)
+        ]
         if context is not None and result.data is not None:
             errors.extend(
                 {
@@ -117,6 +136,11 @@ class GraphQLEndpoint(GraphQL):
                 }
                 for path_error in context.path_errors
             )
+        if context is not None and context.accepted:
+            learn = request.scope.get("state", {}).get("persisted_candidate")
+            persisted = getattr(request.app.state, "persisted", None)
+            if learn is not None and persisted is not None:
+                persisted.learn(*learn)
         response: GraphQLHTTPResponse = {"data": result.data}
         if errors:
             response["errors"] = errors
@@ -135,55 +159,47 @@ class GraphQLEndpoint(GraphQL):
             return True
         return any(role.cache_bypass for role in self.authorizer.effective_roles(principal))
 
-    async def _record(self, request: Request, context: RequestContext, data: dict[str, Any]) -> None:
-        """No conditional or sensitive value leaves before its audit record is committed."""
+    async def _record(
+        self, request: Request, context: RequestContext, data: dict[str, Any]
+    ) -> set[tuple[str | int, ...]]:
+        """No conditional or sensitive value leaves before its audit record is committed.
+
+        Returns the withheld paths (empty when the record was committed, or needed none).
+        """
         writer: AuditWriter | None = getattr(request.app.state, "audit_writer", None)
         if writer is None:
-            return
+            return set()
         client = request.client.host if request.client else None
         record = build_record(context, self.catalog, client)
-        if record is None:
-            return
-        if not record.sensitive:
+        if record is None and not context.released:
+            return set()
+        if record is not None and not record.sensitive and not context.released:
             writer.enqueue(record)
-            return
+            return set()
         try:
+            if record is None:
+                raise AuditUnavailable()
             await writer.commit(record)
         except AuditUnavailable:
-            withheld = withhold(self.schema._schema, context, data)
+            path_errors = withhold(data, context.released)
+            withheld = {path_error.path for path_error in path_errors}
+            context.path_errors = [
+                path_error for path_error in context.path_errors if not beneath(path_error.path, withheld)
+            ]
+            context.path_errors.extend(path_errors)
             logger.error(
-                "audit store unavailable: withheld %d conditional or sensitive fields of request %s",
-                withheld,
+                "audit store unavailable: withheld %d conditional or sensitive values of request %s",
+                len(path_errors),
                 context.request_id,
             )
+            return withheld
+        return set()
 
 
-def withhold(schema: Any, context: RequestContext, data: dict[str, Any]) -> int:
-    """Null every conditional and sensitive field in ``data``, with AUDIT_UNAVAILABLE at each path."""
-    plan = context.operation_plan
-    if plan is None or context.document is None:
-        return 0
-    error = AuditUnavailable()
-    errors = null_paths(
-        schema,
-        context.document,
-        context.operation_name,
-        context.variables,
-        data,
-        dict.fromkeys(plan.protected, error),
-    )
-    withheld_paths = [path_error.path for path_error in errors]
-    context.path_errors = [
-        path_error
-        for path_error in context.path_errors
-        if not any(path_error.path[: len(prefix)] == prefix for prefix in withheld_paths)
-    ]
-    context.path_errors.extend(errors)
-    return len(errors)
-
-
-def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
+def format_error(error: GraphQLError, request_id: str, *, hide_suggestions: bool = False) -> dict[str, Any]:
     formatted: dict[str, Any] = dict(error.formatted)
+    if hide_suggestions and "Did you mean" in formatted["message"]:
+        formatted["message"] = formatted["message"].split("Did you mean")[0].rstrip()
     original = error.original_error
     if isinstance(original, GovgraphError):
         formatted["message"] = original.message

@@ -22,16 +22,16 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from strawberry.extensions import DisableIntrospection, ParserCache, ValidationCache
+from strawberry.extensions import DisableIntrospection, ParserCache
 
 from govgraph.audit.extension import AuditExtension
 from govgraph.audit.store import AuditStore
 from govgraph.audit.writer import AuditWriter
 from govgraph.auth.coordinates import build_requirements
 from govgraph.auth.decisions import Authorizer
-from govgraph.auth.extension import AuthorizationExtension
 from govgraph.auth.middleware import AuthenticationMiddleware
-from govgraph.auth.policy import OPERATIONS, load_policy
+from govgraph.auth.policy import OPERATIONS, Policy, load_policy
+from govgraph.auth.questions import MemoryQuestions, QuestionWindow, RedisQuestions
 from govgraph.auth.tokens import verifier_for
 from govgraph.cache.backend import backend_for
 from govgraph.cache.invalidation import InvalidationListener
@@ -42,11 +42,13 @@ from govgraph.catalog.loader import load_catalog
 from govgraph.catalog.model import Catalog
 from govgraph.endpoint import GraphQLEndpoint
 from govgraph.errors import SourceUnavailable
+from govgraph.http.forwarded import ClientAddressMiddleware
 from govgraph.http.guard import PREFLIGHT_HEADERS, GraphQLHTTPGuard
 from govgraph.http.persisted import PersistedDocuments, load_manifest
 from govgraph.http.ratelimit import MemoryBuckets, Rate, RateLimitMiddleware, RedisBuckets
+from govgraph.operation.extensions import text_limits_extension, validation_extension
+from govgraph.operation.limits import Limits
 from govgraph.schema.build import build_schema
-from govgraph.schema.limits import Limits, limits_extension
 from govgraph.schema.root import entity_root_fields
 from govgraph.settings import Settings
 from govgraph.sources.base import Source
@@ -66,14 +68,21 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
         else None
     )
     requirements = build_requirements(catalog, entity_root_fields(catalog), OPERATIONS)
-    schema, _ = build_schema(catalog, policy, extensions=_extensions(settings))
+    limits = Limits(**{limit.name: getattr(settings, limit.name) for limit in dataclasses.fields(Limits)})
+    production = settings.environment == "production"
+    schema, _ = build_schema(
+        catalog, policy, extensions=_extensions(settings, limits), hide_suggestions=production
+    )
     buckets = RedisBuckets(settings.rate_limit_url) if settings.rate_limit_url else MemoryBuckets()
+    persisted = _persisted_documents(settings)
     graphql = GraphQLEndpoint(
         schema,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         catalog=catalog,
         authorizer=authorizer,
         requirements=requirements,
+        limits=limits,
+        production=production,
     )
 
     @contextlib.asynccontextmanager
@@ -99,9 +108,11 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
         if settings.cache_listen:
             await listener.start()
         app.state.invalidation = listener
+        app.state.questions = _question_window(settings)
         try:
             yield
         finally:
+            await app.state.questions.close()
             await listener.stop()
             await audit_writer.close()
             await cache.backend.close()
@@ -133,11 +144,12 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
             Route("/readyz", readyz),
             Route("/metrics", metrics),
         ],
-        middleware=_middleware(settings, buckets),
+        middleware=_middleware(settings, buckets, persisted, policy, catalog),
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.rate_limit_buckets = buckets
+    app.state.persisted = persisted
     app.state.cache_metrics = CacheMetrics(registry)
     app.state.catalog = catalog
     app.state.policy = policy
@@ -146,33 +158,67 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
     return app
 
 
-def _extensions(settings: Settings) -> list[Any]:
-    """The schema extension chain, in order: limits first, so nothing runs for a refused operation."""
-    limits = Limits(**{limit.name: getattr(settings, limit.name) for limit in dataclasses.fields(Limits)})
+def _extensions(settings: Settings, limits: Limits) -> list[Any]:
+    """The schema extension chain before execution: text limits first, so nothing runs for a refused text.
+
+    Limits on the operation itself and the authorization plan are the executor's (``operation/``).
+    """
     return [
-        limits_extension(limits),
+        text_limits_extension(limits),
         lambda: ParserCache(maxsize=settings.document_cache_size),
-        lambda: ValidationCache(maxsize=settings.document_cache_size),
+        validation_extension(
+            settings.document_cache_size, hide_suggestions=settings.environment == "production"
+        ),
         AuditExtension,
-        AuthorizationExtension,
         *([] if settings.introspection_enabled else [DisableIntrospection]),
     ]
 
 
-def _middleware(settings: Settings, buckets: MemoryBuckets | RedisBuckets) -> list[Middleware]:
-    """Outermost first: CORS (when configured), the HTTP guard, authentication, rate limits."""
-    persisted = None
-    if settings.persisted_queries or settings.trusted_documents is not None:
-        trusted = load_manifest(settings.trusted_documents) if settings.trusted_documents else None
-        persisted = PersistedDocuments(trusted, trusted_only=settings.trusted_documents_only)
+def _persisted_documents(settings: Settings) -> PersistedDocuments | None:
+    if not settings.persisted_queries and settings.trusted_documents is None:
+        return None
+    trusted = load_manifest(settings.trusted_documents) if settings.trusted_documents else None
+    return PersistedDocuments(
+        trusted,
+        trusted_only=settings.trusted_documents_only,
+        max_bytes=settings.persisted_queries_max_bytes,
+    )
+
+
+def _question_window(settings: Settings) -> QuestionWindow:
+    if settings.rate_limit_url:
+        return RedisQuestions(
+            settings.rate_limit_url, settings.verify_window, settings.max_verify_questions_per_window
+        )
+    return MemoryQuestions(settings.verify_window, settings.max_verify_questions_per_window)
+
+
+def _middleware(
+    settings: Settings,
+    buckets: MemoryBuckets | RedisBuckets,
+    persisted: PersistedDocuments | None,
+    policy: Policy,
+    catalog: Catalog,
+) -> list[Middleware]:
+    """Outermost first: the client address, CORS (when configured), the HTTP guard, authentication,
+    rate limits."""
+    known_departments = {*catalog.departments, *(role.department for role in policy.roles.values())}
+    router_credential = settings.router_credential.get_secret_value() if settings.router_credential else None
     middleware = [
+        Middleware(ClientAddressMiddleware, trusted=settings.trusted_proxies),
         Middleware(
             GraphQLHTTPGuard,
             max_body_bytes=settings.max_body_bytes,
             csrf_prevention=settings.csrf_prevention,
             persisted=persisted,
         ),
-        Middleware(AuthenticationMiddleware, verifier=verifier_for(settings)),
+        Middleware(
+            AuthenticationMiddleware,
+            verifier=verifier_for(settings),
+            purposes=policy.purposes,
+            departments={department for department in known_departments if department},
+            router_credential=router_credential,
+        ),
         Middleware(
             RateLimitMiddleware,
             buckets=buckets,
@@ -182,14 +228,21 @@ def _middleware(settings: Settings, buckets: MemoryBuckets | RedisBuckets) -> li
         ),
     ]
     if settings.cors_allow_origins:
-        allowed_headers = ["Authorization", "Content-Type", "X-Purpose", "Cache-Control", *PREFLIGHT_HEADERS]
+        allowed_headers = [
+            "Authorization",
+            "Content-Type",
+            "X-Purpose",
+            "Cache-Control",
+            "X-Router-Credential",
+            *PREFLIGHT_HEADERS,
+        ]
         cors = Middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_allow_origins),
             allow_methods=["GET", "POST"],
             allow_headers=allowed_headers,
         )
-        middleware.insert(0, cors)
+        middleware.insert(1, cors)
     return middleware
 
 

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     """``redis://...`` to share rate-limit buckets between processes; unset: per process."""
     persisted_queries: bool = True
     """Apollo automatic persisted queries (sha256 hashes)."""
+    persisted_queries_max_bytes: int = 8 * 1024 * 1024
+    """Bound on the documents APQ keeps per process; the least recently used go first."""
     trusted_documents: Path | None = None
     """A manifest of documents registered ahead of time (hash → document, or Apollo's manifest)."""
     trusted_documents_only: bool = False
@@ -95,7 +97,18 @@ class Settings(BaseSettings):
     """LISTEN on ``govgraph_invalidate`` in PostgreSQL departments and drop entries at once."""
 
     max_verify_questions: int = 3
-    """Yes/no questions a verify-only role may ask about one field in one operation (no bisecting a value)."""
+    """Different yes/no questions a verify-only role may ask about one field in one operation."""
+    verify_window: float = 86_400.0
+    """Seconds over which a principal's different yes/no questions about one record's field are counted."""
+    max_verify_questions_per_window: int = 3
+    """Different yes/no questions one principal may ask about one field of one record per window."""
+
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses or networks (JSON list, e.g. ["10.0.0.5", "10.1.0.0/16"]) of reverse proxies whose
+    X-Forwarded-For is believed; empty: the peer address is the client address."""
+    router_credential: SecretStr | None = None
+    """A secret a federation router sends as ``X-Router-Credential`` to read ``_service { sdl }`` in
+    production without a user token."""
 
     authorization: bool = True
     """Field-level authorization. Only benchmarks switch it off; production refuses to."""

@@ -98,8 +98,14 @@ def audit_url(backend: str, request: pytest.FixtureRequest, tmp_path_factory: py
 
 
 def settings_for(audit_url: str, spool: Path, **overrides: Any) -> Settings:
-    """The shared test app: generous rate limits, since the whole suite talks to it from one address."""
-    generous = {"rate_limit_per_subject": 1e6, "rate_limit_per_department": 1e6, "rate_limit_anonymous": 1e6}
+    """The shared test app: generous rate limits and question budgets, since the whole suite talks to it
+    from one address with the same few officers; tests of those limits start apps of their own."""
+    generous = {
+        "rate_limit_per_subject": 1e6,
+        "rate_limit_per_department": 1e6,
+        "rate_limit_anonymous": 1e6,
+        "max_verify_questions_per_window": 1_000_000,
+    }
     return Settings(audit_url=audit_url, audit_spool=spool, **{**generous, **overrides})
 
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from strawberry.extensions import SchemaExtension
 
 from govgraph.audit.records import document_hash
+from govgraph.operation.collection import operation_of
 from govgraph.resolvers.context import RequestContext
-from govgraph.resolvers.selection import operation_of
 
 
 class AuditExtension(SchemaExtension):
@@ -20,6 +20,4 @@ class AuditExtension(SchemaExtension):
             document = execution_context.graphql_document
             operation = operation_of(document, execution_context.operation_name) if document else None
             context.operation_name = operation.name.value if operation and operation.name else None
-            context.document = execution_context.graphql_document
-            context.variables = dict(execution_context.variables or {})
         yield

@@ -2,7 +2,8 @@
 
 Who (principal), for what (purpose), how (operation name, document hash,
 client address), which entities from which providers, and each field
-coordinate with its decision. Never a value.
+coordinate with its decision (``refused`` for yes/no questions over the
+principal's window budget). Never a value.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ def build_record(context: RequestContext, catalog: Catalog, client_address: str 
             fields.append(
                 FieldDecision(coordinate, catalog_field.department, catalog_field.classification, decision)
             )
+    for coordinate in sorted({refusal.coordinate for refusal in context.refusals}):
+        catalog_field = catalog.field(coordinate)
+        fields.append(
+            FieldDecision(coordinate, catalog_field.department, catalog_field.classification, "refused")
+        )
     if not fields:
         return None
     served_from: Mapping[str, str] = context.served_from

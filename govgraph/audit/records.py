@@ -8,6 +8,7 @@ field coordinates with what decision; never a field value.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,7 +54,7 @@ class AuditRecord:
     def sensitive(self) -> bool:
         """Whether it released conditional or sensitive data, so the release must wait for it."""
         return any(
-            item.decision != "deny" and item.classification in ("conditional", "sensitive")
+            item.decision not in ("deny", "refused") and item.classification in ("conditional", "sensitive")
             for item in self.fields
         )
 
@@ -113,7 +114,12 @@ def chain_hash(previous_hash: str, record_content_hash: str, position: int) -> s
 
 
 def document_hash(document: str | None, variables: dict[str, Any] | None) -> str:
-    payload = orjson.dumps(
-        {"document": document or "", "variables": variables or {}}, option=orjson.OPT_SORT_KEYS
+    """Whatever a client sent: integers of any size, lone surrogates and odd values hash without failing."""
+    payload = json.dumps(
+        {"document": document or "", "variables": variables or {}},
+        sort_keys=True,
+        ensure_ascii=True,
+        separators=(",", ":"),
+        default=repr,
     )
-    return hashlib.sha256(payload).hexdigest()
+    return hashlib.sha256(payload.encode("ascii")).hexdigest()

@@ -294,7 +294,7 @@ class AuditStore:
             sa.func.count(sa.distinct(audit_usage.c.position)).label("records"),
             sa.func.count().label("fieldsServed"),
             sa.func.coalesce(sa.func.sum(audit_usage.c.entities), 0).label("entitiesServed"),
-        ).where(audit_usage.c.decision != "deny")
+        ).where(audit_usage.c.decision.not_in(("deny", "refused")))
         if occurred_from is not None:
             statement = statement.where(audit_usage.c.occurred_at >= occurred_from)
         if occurred_to is not None:

@@ -1,136 +1,213 @@
-"""Authorization planned once per operation.
+"""Authorization planned once per operation, over the operation as it will execute.
 
-Before execution, ``plan_operation`` walks the document once with
-graphql's ``TypeInfo`` (fragments, inline fragments, aliases and nesting
-included), decides every field coordinate for this principal and purpose,
-and removes denied fields, so they are never resolved and their
-departments never queried. After execution, ``null_paths`` walks the result
-along the original document and puts ``null`` plus a ``FORBIDDEN`` error at
-every path where a denied field was asked for.
+``plan_operation`` reads the operation through ``FieldCollection`` (the same
+field collection the executor uses: coerced variables with their defaults,
+``@include``/``@skip`` evaluated, fragments on abstract types matched), decides
+every field coordinate once for this principal and purpose, and returns the
+rules the executor applies as it reaches each field:
+
+- **deny**: the field is never resolved; ``null`` plus ``FORBIDDEN`` at its
+  path. The entity loader leaves its columns out, so its department is not
+  queried for it.
+- **protect**: an allowed conditional or sensitive value. The executor notes
+  the path of every such value it produces, so all of them can be withheld
+  when the audit record cannot be committed.
+- **mask**: the transform the loader applies to the raw value.
+
+Nothing here depends on a response key or an injected field: a client
+choosing any alias, fragment or directive reaches the same rules.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphql import (
-    REMOVE,
-    DocumentNode,
-    FieldNode,
-    FragmentDefinitionNode,
-    GraphQLList,
-    GraphQLNonNull,
-    GraphQLObjectType,
-    GraphQLSchema,
-    NameNode,
-    OperationDefinitionNode,
-    SelectionSetNode,
-    TypeInfo,
-    TypeInfoVisitor,
-    Visitor,
-    get_named_type,
-    is_abstract_type,
-    visit,
-)
+from graphql import GraphQLError
 
 from govgraph.auth.coordinates import Requirement
 from govgraph.auth.decisions import Access, Authorizer, Decision
 from govgraph.auth.masks import MASKS
 from govgraph.auth.principal import Principal
-from govgraph.errors import Forbidden, GovgraphError
-from govgraph.resolvers.context import PathError, Transform
-from govgraph.resolvers.selection import collect_subfields, operation_of, response_key
+from govgraph.errors import Forbidden
+from govgraph.operation.collection import FieldCollection, SelectedField
 
-TYPENAME_ALIAS = "__govgraph_typename"
+SERVICE_FIELD = ("Query", "_service")
+ENTITIES_FIELD = ("Query", "_entities")
+PROTECTED = ("conditional", "sensitive")
+
+
+@dataclass(slots=True)
+class FieldRule:
+    """What the executor does when it reaches one (type, field)."""
+
+    coordinate: str
+    denial: Forbidden | None = None
+    protected: bool = False
+    question_denials: dict[int, Forbidden] = field(default_factory=dict)
+    """id(field node) → why that yes/no question is refused (beyond the per-operation limit)."""
+    protected_items: frozenset[int] = frozenset()
+    """For ``_entities``: the items whose lookup itself is conditional (their key is not internal)."""
+
+    def denial_for(self, node: Any) -> Forbidden | None:
+        if self.denial is not None:
+            return self.denial
+        return self.question_denials.get(id(node)) if self.question_denials else None
 
 
 @dataclass
 class OperationPlan:
-    document: DocumentNode
-    denied: dict[int, Forbidden] = field(default_factory=dict)
-    """id(original field node) → why it is denied."""
-    transforms: dict[str, Transform] = field(default_factory=dict)
+    rules: dict[tuple[str, str], FieldRule] = field(default_factory=dict)
+    """(GraphQL type, field name) → its rule; fields with no rule need nothing."""
+    transforms: dict[str, Any] = field(default_factory=dict)
+    """Coordinate → the mask applied to its raw value."""
     decisions: dict[str, Access] = field(default_factory=dict)
-    """Every coordinate the operation asked for → what was decided, for the audit trail."""
-    protected: dict[int, str] = field(default_factory=dict)
-    """id(original field node) → coordinate, for allowed conditional and sensitive fields:
-    what must be withheld if the audit record cannot be written."""
-    typename_injected: bool = False
+    """Every coordinate the operation asks for → what was decided, for the audit trail."""
+    verify_only: frozenset[str] = frozenset()
+    """Coordinates this principal may only ask yes/no questions about: their questions are budgeted."""
 
-    @property
-    def changed(self) -> bool:
-        return bool(self.denied) or self.typename_injected
+    def denies(self, type_name: str, field_name: str) -> bool:
+        rule = self.rules.get((type_name, field_name))
+        return rule is not None and rule.denial is not None
 
 
 def plan_operation(
-    schema: GraphQLSchema,
-    document: DocumentNode,
+    collection: FieldCollection,
     principal: Principal,
     authorizer: Authorizer,
     requirements: Mapping[tuple[str, str], Requirement],
+    *,
+    sdl_open: bool = True,
 ) -> OperationPlan:
-    plan = OperationPlan(document)
-    type_info = TypeInfo(schema)
+    """``sdl_open``: whether this caller may read ``_service { sdl }``."""
+    plan = OperationPlan()
     catalog = authorizer.catalog
-    questions: dict[str, int] = {}
+    questions: dict[str, dict[str, bool]] = {}
+    verify_only: set[str] = set()
 
-    class Planner(Visitor):
-        def enter_field(self, node: FieldNode, *_: Any) -> Any:
-            parent = type_info.get_parent_type()
-            if parent is None:
-                return None
-            requirement = requirements.get((parent.name, node.name.value))
-            if requirement is None:
-                return None
-            decision = authorizer.decide(principal, requirement.coordinate)
-            allowed, reason = _allows(requirement, decision)
-            if allowed and requirement.need == "verify" and decision.access == "verify":
-                asked = questions[requirement.coordinate] = questions.get(requirement.coordinate, 0) + 1
-                if asked > authorizer.max_verify_questions:
-                    allowed, reason = (
-                        False,
-                        (
-                            f"at most {authorizer.max_verify_questions} yes/no questions about "
-                            f"{requirement.coordinate} in one operation"
-                        ),
-                    )
-            if requirement.need != "key" or not allowed:
-                _record(plan.decisions, requirement, decision, allowed)
-            if not allowed:
-                plan.denied[id(node)] = Forbidden(
-                    _public_name(requirement, parent.name, node), reason or "denied"
+    def visit(selected: SelectedField) -> bool:
+        """Decide one field; a denied field's selection is never reached, so nothing under it is decided."""
+        rule_key = (selected.parent_type.name, selected.name)
+        if rule_key == SERVICE_FIELD and not sdl_open:
+            plan.rules[rule_key] = FieldRule(
+                "Query._service",
+                Forbidden("Query._service", "the federation SDL needs a token or the router credential"),
+            )
+            return False
+        if rule_key == ENTITIES_FIELD:
+            plan.rules[rule_key] = _entities_rule(collection, selected, principal, authorizer, plan.decisions)
+            return True
+        requirement = requirements.get(rule_key)
+        if requirement is None:
+            return True
+        decision = authorizer.decide(principal, requirement.coordinate)
+        allowed, reason = _allows(requirement, decision)
+        rule = plan.rules.get(rule_key)
+        if rule is None:
+            rule = plan.rules[rule_key] = FieldRule(requirement.coordinate)
+        if not allowed:
+            rule.denial = Forbidden(_public_name(requirement, selected), reason or "denied")
+            _record(plan.decisions, requirement, decision, allowed=False)
+            return False
+        if requirement.need == "verify" and decision.access == "verify":
+            verify_only.add(requirement.coordinate)
+            if not _question_allowed(questions, requirement.coordinate, collection, selected, authorizer):
+                denial = Forbidden(
+                    _public_name(requirement, selected),
+                    f"at most {authorizer.max_verify_questions} different yes/no questions about "
+                    f"{requirement.coordinate} in one operation",
                 )
-                return REMOVE
-            if requirement.need == "operation" or (
-                requirement.need != "key"
-                and catalog.field(requirement.coordinate).classification in ("conditional", "sensitive")
-            ):
-                plan.protected[id(node)] = requirement.coordinate
-            if decision.access == "mask" and requirement.need == "value":
-                mask = catalog.field(requirement.coordinate).mask
-                if mask is not None:
-                    plan.transforms[requirement.coordinate] = MASKS[mask]
-            return None
+                for node in selected.nodes:
+                    rule.question_denials[id(node)] = denial
+                _record(plan.decisions, requirement, decision, allowed=False)
+                return False
+        classification = (
+            "conditional"
+            if requirement.need == "operation"
+            else catalog.field(requirement.coordinate).classification
+        )
+        if classification != "public":
+            # A lookup by key is itself an access: who asked whether this record exists.
+            _record(plan.decisions, requirement, decision, allowed=True)
+        if classification in PROTECTED:
+            rule.protected = True
+        if decision.access == "mask" and requirement.need == "value":
+            mask = catalog.field(requirement.coordinate).mask
+            if mask is not None:
+                plan.transforms[requirement.coordinate] = MASKS[mask]
+        return True
 
-        def enter_selection_set(self, node: SelectionSetNode, *_: Any) -> Any:
-            current = type_info.get_type()
-            if current is None or not is_abstract_type(get_named_type(current)):
-                return None
-            plan.typename_injected = True
-            typename = FieldNode(name=NameNode(value="__typename"), alias=NameNode(value=TYPENAME_ALIAS))
-            return SelectionSetNode(selections=(*node.selections, typename))
-
-    plan.document = visit(document, TypeInfoVisitor(type_info, Planner()))
+    collection.walk(visit)
+    plan.verify_only = frozenset(verify_only)
     return plan
+
+
+def _entities_rule(
+    collection: FieldCollection,
+    selected: SelectedField,
+    principal: Principal,
+    authorizer: Authorizer,
+    decisions: dict[str, Access],
+) -> FieldRule:
+    """``_entities`` looks records up by key, as the root lookups do: each representation's lookup is
+    recorded, and those whose key is conditional are protected item by item (the list itself is never
+    null). A representation its principal may not look up fails by itself (``resolve_reference``)."""
+    try:
+        representations = collection.arguments(selected).get("representations") or []
+    except GraphQLError:
+        representations = []
+    catalog = authorizer.catalog
+    protected: set[int] = set()
+    for index, representation in enumerate(representations):
+        entity = (
+            catalog.entities.get(representation.get("__typename"))
+            if isinstance(representation, dict)
+            else None
+        )
+        if entity is None:
+            continue
+        coordinate = f"{entity.name}.{entity.key_field}"
+        classification = catalog.field(coordinate).classification
+        decision = authorizer.decide(principal, coordinate)
+        if not decision.allowed or classification == "public":
+            continue
+        _record(decisions, Requirement(coordinate, "key"), decision, allowed=True)
+        if classification in PROTECTED:
+            protected.add(index)
+    return FieldRule("Query._entities", protected_items=frozenset(protected))
+
+
+def question_signature(conditions: Mapping[str, Any]) -> str:
+    """One yes/no question's identity: its conditions, whatever aliases or variables carried them."""
+    given = {name: value for name, value in conditions.items() if value is not None}
+    return json.dumps(given, sort_keys=True, ensure_ascii=True, default=str, separators=(",", ":"))
+
+
+def _question_allowed(
+    questions: dict[str, dict[str, bool]],
+    coordinate: str,
+    collection: FieldCollection,
+    selected: SelectedField,
+    authorizer: Authorizer,
+) -> bool:
+    """Asking the same question twice tells nothing new; each different one counts."""
+    try:
+        signature = question_signature(collection.arguments(selected))
+    except GraphQLError:
+        return True  # the field fails with its own error when it runs; it answers nothing
+    asked = questions.setdefault(coordinate, {})
+    if signature not in asked:
+        asked[signature] = len(asked) < authorizer.max_verify_questions
+    return asked[signature]
 
 
 _OUTCOME_RANK = {"deny": 0, "verify": 1, "mask": 2, "read": 3}
 
 
 def _record(
-    decisions: dict[str, Access], requirement: Requirement, decision: Decision, allowed: bool
+    decisions: dict[str, Access], requirement: Requirement, decision: Decision, *, allowed: bool
 ) -> None:
     """Keep the most revealing outcome per coordinate: what the audit trail must show."""
     if not allowed:
@@ -146,9 +223,9 @@ def _record(
         decisions[requirement.coordinate] = outcome
 
 
-def _public_name(requirement: Requirement, parent: str, node: FieldNode) -> str:
+def _public_name(requirement: Requirement, selected: SelectedField) -> str:
     if requirement.need in ("band", "verify", "key"):
-        return f"{parent}.{node.name.value}"
+        return f"{selected.parent_type.name}.{selected.name}"
     return requirement.coordinate
 
 
@@ -163,111 +240,8 @@ def _allows(requirement: Requirement, decision: Decision) -> tuple[bool, str | N
         if access == "mask" and requirement.band_name is not None:
             return False, f"masked: ask {requirement.band_name}"
         return True, None
+    if need == "band" and access == "verify":
+        return False, "verify only: the band is a masked view and needs a mask or read grant"
     if need == "verify" and access == "mask":
         return False, "masked view only: verify not granted"
     return True, None
-
-
-def null_paths(
-    schema: GraphQLSchema,
-    document: DocumentNode,
-    operation_name: str | None,
-    variables: Mapping[str, Any],
-    data: dict[str, Any],
-    nodes: Mapping[int, GovgraphError],
-) -> list[PathError]:
-    """Null every path in ``data`` (in place) where one of ``nodes`` was asked for; return an error for each.
-
-    Used for denied fields (FORBIDDEN) and for fields withheld when the audit
-    record cannot be written (AUDIT_UNAVAILABLE).
-    """
-    fragments = {
-        definition.name.value: definition
-        for definition in document.definitions
-        if isinstance(definition, FragmentDefinitionNode)
-    }
-    operation = operation_of(document, operation_name)
-    errors: list[PathError] = []
-    if operation is None:
-        return errors
-    root = schema.get_root_type(operation.operation)
-    if root is None:
-        return errors
-    walker = _ResultWalker(schema, fragments, variables, nodes, errors)
-    walker.walk_object(root, [_wrap(operation)], data, ())
-    return errors
-
-
-def _wrap(operation: OperationDefinitionNode) -> FieldNode:
-    return FieldNode(name=NameNode(value="__root"), selection_set=operation.selection_set)
-
-
-class _ResultWalker:
-    def __init__(
-        self,
-        schema: GraphQLSchema,
-        fragments: dict[str, FragmentDefinitionNode],
-        variables: Mapping[str, Any],
-        nodes: Mapping[int, GovgraphError],
-        errors: list[PathError],
-    ) -> None:
-        self.schema = schema
-        self.fragments = fragments
-        self.variables = variables
-        self.nodes = nodes
-        self.errors = errors
-
-    def walk_object(
-        self,
-        parent: GraphQLObjectType,
-        nodes: list[FieldNode],
-        data: dict[str, Any],
-        path: tuple[str | int, ...],
-    ) -> None:
-        selected = collect_subfields(nodes, parent.name, self.fragments, self.variables)
-        order: list[str] = []
-        inserted = False
-        for field_name, field_nodes in selected.items():
-            by_key: dict[str, list[FieldNode]] = {}
-            for node in field_nodes:
-                by_key.setdefault(response_key(node), []).append(node)
-            for key, key_nodes in by_key.items():
-                order.append(key)
-                denial = next((self.nodes[id(node)] for node in key_nodes if id(node) in self.nodes), None)
-                if denial is not None:
-                    if key not in data:
-                        inserted = True
-                    data[key] = None
-                    self.errors.append(PathError((*path, key), denial))
-                    continue
-                definition = parent.fields.get(field_name)
-                if definition is None or key not in data or key_nodes[0].selection_set is None:
-                    continue
-                self.walk_value(definition.type, key_nodes, data[key], (*path, key))
-        if inserted:
-            remaining = {key: data[key] for key in data if key not in order}
-            ordered = {key: data[key] for key in order if key in data}
-            data.clear()
-            data.update(ordered)
-            data.update(remaining)
-
-    def walk_value(self, type_: Any, nodes: list[FieldNode], value: Any, path: tuple[str | int, ...]) -> None:
-        if value is None:
-            return
-        if isinstance(type_, GraphQLNonNull):
-            type_ = type_.of_type
-        if isinstance(type_, GraphQLList):
-            for index, item in enumerate(value):
-                self.walk_value(type_.of_type, nodes, item, (*path, index))
-            return
-        if not isinstance(value, dict):
-            return
-        named = get_named_type(type_)
-        if is_abstract_type(named):
-            type_name = value.pop(TYPENAME_ALIAS, None)
-            runtime = self.schema.get_type(type_name) if type_name else None
-            if not isinstance(runtime, GraphQLObjectType):
-                return
-            named = runtime
-        if isinstance(named, GraphQLObjectType):
-            self.walk_object(named, nodes, value, path)

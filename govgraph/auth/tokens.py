@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
     from govgraph.settings import Settings
 
 DEMO_SECRET = "govgraph-demo-secret-do-not-use-in-production"
+MAX_SUBJECT = 256
+MAX_ROLES = 32
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 ASYMMETRIC_ALGORITHMS = ("RS256", "ES256")
 
 
@@ -51,27 +55,35 @@ class TokenVerifier:
         self._public_key = public_key
         self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300) if jwks_url else None
 
-    async def verify_async(self, token: str, header_purpose: str | None = None) -> Principal:
+    async def verify_async(self, token: str) -> Principal:
         """``verify``, off the event loop when keys may have to be fetched from the JWKS URL."""
         if self._jwks is None:
-            return self.verify(token, header_purpose)
-        return await asyncio.to_thread(self.verify, token, header_purpose)
+            return self.verify(token)
+        return await asyncio.to_thread(self.verify, token)
 
-    def verify(self, token: str, header_purpose: str | None = None) -> Principal:
+    def verify(self, token: str) -> Principal:
+        """The principal the token names; its ``purpose`` claim, if any, binds."""
         claims = self._decode(token)
+        subject = claims["sub"]
+        if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT or not subject.isprintable():
+            raise Unauthenticated(f"claim sub must be printable text of at most {MAX_SUBJECT} characters")
         roles = claims.get("roles", [])
         if isinstance(roles, str):
             roles = [roles]
-        if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
-            raise Unauthenticated("claim roles must be a list of role names")
+        if (
+            not isinstance(roles, list)
+            or len(roles) > MAX_ROLES
+            or not all(isinstance(role, str) and _NAME.fullmatch(role) for role in roles)
+        ):
+            raise Unauthenticated(f"claim roles must be a list of at most {MAX_ROLES} role names")
         department = claims.get("dept")
-        if department is not None and not isinstance(department, str):
-            raise Unauthenticated("claim dept must be a string")
-        purpose = header_purpose or claims.get("purpose")
-        if purpose is not None and not isinstance(purpose, str):
-            raise Unauthenticated("claim purpose must be a string")
+        if department is not None and (not isinstance(department, str) or not _NAME.fullmatch(department)):
+            raise Unauthenticated("claim dept must be a department id")
+        purpose = claims.get("purpose")
+        if purpose is not None and (not isinstance(purpose, str) or not _NAME.fullmatch(purpose)):
+            raise Unauthenticated("claim purpose must be a purpose name")
         return Principal(
-            subject=str(claims["sub"]),
+            subject=subject,
             department=department,
             roles=tuple(roles),
             purpose=purpose,

@@ -6,6 +6,7 @@
   content type (text/plain, form-urlencoded, multipart) or a GET operation
   is refused (400) unless a preflight header is present.
 - GET runs queries only: a mutation over GET is 405 with ``Allow: POST``.
+- Bad JSON of any shape is a ``400`` (``payload.py``).
 - Persisted documents: APQ and trusted documents (``persisted.py``).
 - Every refusal is a JSON GraphQL error body with the request id; plain-text
   errors from below are turned into the same shape.
@@ -21,7 +22,8 @@ from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from govgraph.http.persisted import PersistedDocuments, Refusal
+from govgraph.http.payload import BadRequest, parse_body, parse_query_string
+from govgraph.http.persisted import PersistedDocuments, Refusal, Resolved
 from govgraph.http.responses import GRAPHQL_RESPONSE, accepts_graphql_response, send_error
 
 PREFLIGHT_HEADERS = ("x-apollo-operation-name", "apollo-require-preflight", "graphql-require-preflight")
@@ -86,7 +88,7 @@ class GraphQLHTTPGuard:
         if body is None:
             await refuse(413, "PAYLOAD_TOO_LARGE", f"the request body is over {self.max_body_bytes} bytes")
             return
-        body_or_refusal = self._checked_body(body)
+        body_or_refusal = self._checked_body(scope, body)
         if isinstance(body_or_refusal, Refusal):
             await refuse(body_or_refusal.status, body_or_refusal.code, body_or_refusal.message)
             return
@@ -95,8 +97,8 @@ class GraphQLHTTPGuard:
     async def _get(
         self, scope: Scope, receive: Receive, send: Send, headers: Headers, preflighted: bool, refuse: Any
     ) -> None:
-        parameters = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-        if "query" not in parameters and "extensions" not in parameters:
+        raw = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        if "query" not in raw and "extensions" not in raw:
             await self.app(
                 scope,
                 receive,
@@ -108,58 +110,55 @@ class GraphQLHTTPGuard:
         if self.csrf_prevention and not preflighted:
             await refuse(400, "CSRF_PREVENTED", _CSRF_MESSAGE)
             return
+        try:
+            parameters = parse_query_string(raw)
+        except BadRequest as error:
+            await refuse(400, "BAD_REQUEST", error.message)
+            return
         if self.persisted is not None:
-            extensions = _json_or_none(parameters.get("extensions"))
-            resolved = self.persisted.resolve(parameters.get("query"), extensions)
+            resolved = self.persisted.resolve(parameters.get("query"), parameters.get("extensions"))
             if isinstance(resolved, Refusal):
                 await refuse(resolved.status, resolved.code, resolved.message)
                 return
-            if isinstance(resolved, str):
-                parameters["query"] = resolved
-                scope = {**scope, "query_string": urlencode(parameters).encode()}
-        operation = _operation_type(parameters.get("query", ""), parameters.get("operationName"))
+            _note_candidate(scope, resolved)
+            if resolved.document is not None:
+                raw["query"] = resolved.document
+                scope = {**scope, "query_string": urlencode(raw).encode()}
+        operation = _operation_type(raw.get("query", ""), raw.get("operationName"))
         if operation in (OperationType.MUTATION, OperationType.SUBSCRIPTION):
             await refuse(405, "METHOD_NOT_ALLOWED", f"a {operation.value} needs POST", {"Allow": "POST"})
             return
         await self.app(scope, receive, _json_errors(scope, send, "application/json"))
 
-    def _checked_body(self, body: bytes) -> bytes | Refusal:
+    def _checked_body(self, scope: Scope, body: bytes) -> bytes | Refusal:
         """The body to pass on: a JSON object (or a batch, which the view refuses by itself),
         with a persisted document filled in; anything else is refused here."""
         try:
-            payload = json.loads(body)
-        except ValueError:
-            return Refusal(400, "BAD_REQUEST", "the request body is not valid JSON")
-        if isinstance(payload, list):
-            return body
-        if not isinstance(payload, dict):
-            return Refusal(
-                400, "BAD_REQUEST", 'the request body must be a JSON object such as {"query": "..."}'
-            )
-        if self.persisted is None:
+            payload = parse_body(body)
+        except BadRequest as error:
+            return Refusal(400, "BAD_REQUEST", error.message)
+        if isinstance(payload, list) or self.persisted is None:
             return body
         resolved = self.persisted.resolve(payload.get("query"), payload.get("extensions"))
         if isinstance(resolved, Refusal):
             return resolved
-        if isinstance(resolved, str):
-            payload["query"] = resolved
+        _note_candidate(scope, resolved)
+        if resolved.document is not None:
+            payload["query"] = resolved.document
             return json.dumps(payload).encode()
         return body
+
+
+def _note_candidate(scope: Scope, resolved: Resolved) -> None:
+    """An APQ document to store once the request has passed every check (the endpoint does it)."""
+    if resolved.candidate is not None:
+        scope.setdefault("state", {})["persisted_candidate"] = resolved.candidate
 
 
 _CSRF_MESSAGE = (
     "This operation has been blocked as a potential Cross-Site Request Forgery (CSRF). Send it as a POST with "
     "Content-Type: application/json, or add a non-empty GraphQL-Require-Preflight header."
 )
-
-
-def _json_or_none(text: str | None) -> Any:
-    if not text:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
 
 
 def _operation_type(query: str, operation_name: str | None) -> OperationType | None:

@@ -3,7 +3,10 @@
 - APQ: a client sends ``extensions.persistedQuery.sha256Hash`` without the
   query; if govgraph knows the hash it runs the stored document, else it
   answers ``PERSISTED_QUERY_NOT_FOUND`` and the client resends the query
-  with its hash, which is checked and stored.
+  with its hash. The hash is checked at once, but the document is stored
+  only after the request passed authentication, rate limits and the query
+  limits (``learn``, called by the endpoint), so refused requests cannot
+  grow the store; the store is bounded in bytes as well as in entries.
 - Trusted documents: a manifest of documents registered ahead of time
   (``{"<sha256>": "<document>"}`` or Apollo's persisted query manifest).
   With ``trusted_only``, nothing else runs, so portals ship fixed operations.
@@ -27,6 +30,17 @@ class Refusal:
     status: int
     code: str
     message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    document: str | None
+    """The stored document to run instead of the request's own (``None``: run the request as sent)."""
+    candidate: tuple[str, str] | None = None
+    """(hash, document) to store once the request has been accepted."""
+
+
+AS_SENT = Resolved(None)
 
 
 def sha256(document: str) -> str:
@@ -63,26 +77,40 @@ def load_manifest(path: Path) -> dict[str, str]:
 
 class PersistedDocuments:
     def __init__(
-        self, trusted: dict[str, str] | None = None, *, trusted_only: bool = False, max_entries: int = 10_000
+        self,
+        trusted: dict[str, str] | None = None,
+        *,
+        trusted_only: bool = False,
+        max_entries: int = 10_000,
+        max_bytes: int = 8 * 1024 * 1024,
     ) -> None:
         self.trusted = trusted or {}
         self.trusted_only = trusted_only
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
         self._learned: OrderedDict[str, str] = OrderedDict()
+        self._bytes = 0
 
-    def resolve(self, query: Any, extensions: Any) -> str | Refusal | None:
-        """The document to run (``None``: leave the request as it is), or why it is refused."""
+    @property
+    def stored_bytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._learned)
+
+    def resolve(self, query: Any, extensions: Any) -> Resolved | Refusal:
+        """What to run, or why the request is refused."""
         persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
         if persisted is None:
             if self.trusted_only:
                 if isinstance(query, str) and sha256(query) in self.trusted:
-                    return None
+                    return AS_SENT
                 return Refusal(
                     400,
                     "PERSISTED_QUERY_NOT_ALLOWED",
                     "only trusted documents run here; send a registered hash",
                 )
-            return None
+            return AS_SENT
         if not isinstance(persisted, dict) or persisted.get("version") != 1:
             return Refusal(400, "BAD_REQUEST", "persistedQuery needs version 1 and a sha256Hash")
         document_hash = persisted.get("sha256Hash")
@@ -95,18 +123,27 @@ class PersistedDocuments:
                 return Refusal(400, "BAD_REQUEST", "provided sha does not match query")
             if self.trusted_only and document_hash not in self.trusted:
                 return Refusal(400, "PERSISTED_QUERY_NOT_ALLOWED", "only trusted documents run here")
-            if not self.trusted_only:
-                self._learn(document_hash, query)
-            return None
+            if self.trusted_only or document_hash in self.trusted:
+                return AS_SENT
+            return Resolved(None, (document_hash, query))
         document = self.trusted.get(document_hash)
         if document is None and not self.trusted_only:
             document = self._learned.get(document_hash)
+            if document is not None:
+                self._learned.move_to_end(document_hash)
         if document is None:
             return Refusal(200, "PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
-        return document
+        return Resolved(document)
 
-    def _learn(self, document_hash: str, document: str) -> None:
+    def learn(self, document_hash: str, document: str) -> None:
+        """Store an accepted document; the least recently used go first past either bound."""
+        if sha256(document) != document_hash or document_hash in self._learned:
+            return
+        size = len(document.encode())
+        if size > self.max_bytes:
+            return
         self._learned[document_hash] = document
-        self._learned.move_to_end(document_hash)
-        while len(self._learned) > self.max_entries:
-            self._learned.popitem(last=False)
+        self._bytes += size
+        while len(self._learned) > self.max_entries or self._bytes > self.max_bytes:
+            _, dropped = self._learned.popitem(last=False)
+            self._bytes -= len(dropped.encode())

@@ -21,6 +21,14 @@ class PathError:
     error: GovgraphError
 
 
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A yes/no question refused because its principal asked too many about one entity in the window."""
+
+    coordinate: str
+    key: str
+
+
 @dataclass(eq=False)
 class RequestContext:
     request_id: str
@@ -29,28 +37,40 @@ class RequestContext:
     authorizer: Any = None
     """The ``Authorizer``, or ``None`` when authorization is switched off (benchmarks only)."""
     requirements: Any = None
+    limits: Any = None
+    """The query ``Limits``, measured before the first field runs."""
+    sdl_open: bool = True
+    """Whether this caller may read ``_service { sdl }``."""
+    hide_suggestions: bool = False
+    """No "Did you mean ..." in any message (production)."""
+    questions: Any = None
+    """The ``QuestionWindow`` that budgets verify-only questions across requests."""
     request: Any = None
     response: Any = None
     cache_note: str | None = None
     """Why the client's Cache-Control was not fully honoured, if it wasn't."""
+    collection: Any = None
+    """The operation's one field collection (``operation.collection.FieldCollection``)."""
+    plan: Any = None
+    """The authorization plan for this operation (``auth.operation.OperationPlan``)."""
+    accepted: bool = False
+    """The operation passed its limits and is about to run (an APQ document may then be stored)."""
     decisions: dict[str, str] = field(default_factory=dict)
     """Coordinate → read, mask, verify or deny, as decided for this operation."""
     transforms: dict[str, Transform] = field(default_factory=dict)
     """Field coordinate → the function applied to its raw value (a mask), decided per operation."""
+    released: list[Any] = field(default_factory=list)
+    """The executor's path of every conditional or sensitive value it produced."""
+    refusals: list[Refusal] = field(default_factory=list)
     path_errors: list[PathError] = field(default_factory=list)
     plans: dict[Any, Any] = field(default_factory=dict)
     """Selection plans, cached per field node for this request."""
-    operation_plan: Any = None
-    """The authorization plan for this operation (``auth.operation.OperationPlan``)."""
     touched: dict[tuple[str, str], set[Any]] = field(default_factory=dict)
     """(entity type, provider department) → keys whose records were read, for the audit trail."""
     served_from: dict[str, str] = field(default_factory=dict)
     """Provider department → live, cache or stale."""
     operation_name: str | None = None
     document_hash: str | None = None
-    document: Any = None
-    """The operation's document as the client sent it (before denied fields were removed)."""
-    variables: dict[str, Any] = field(default_factory=dict)
     audit: Any = None
     """The ``AuditStore``, for the oversight queries."""
 

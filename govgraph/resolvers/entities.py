@@ -21,8 +21,9 @@ from govgraph.auth.masks import mask_amount_band
 from govgraph.catalog.model import Catalog, Entity, ObjectType
 from govgraph.errors import SourceUnavailable
 from govgraph.resolvers.context import PathError, RequestContext, Transform
-from govgraph.resolvers.selection import collect_subfields, response_key
 from govgraph.sources.base import Row
+
+Path = tuple[str | int, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,20 +83,21 @@ class EntityLoader:
         keys: Sequence[Any],
         *,
         in_list: bool,
-        item_paths: Sequence[tuple[str | int, ...]] | None = None,
+        item_paths: Sequence[tuple[Path, ...]] | None = None,
         field_nodes: Sequence[FieldNode] | None = None,
     ) -> list[Any]:
         """Instances for ``keys`` in order; ``None`` where the home department has no record.
 
         ``in_list`` says whether the results are items of a list at ``info.path``
-        (their paths end in their index); ``item_paths`` gives each path explicitly.
+        (their paths end in their index); ``item_paths`` gives each item's paths explicitly.
         ``field_nodes`` are the nodes whose selection applies, when not ``info.field_nodes``.
         """
         context: RequestContext = info.context
         plan = self._plan(context, info, entity_name, field_nodes or info.field_nodes)
         fetched = await _fetch_all(context, plan.fetches, keys)
-        for fetch, rows in zip(plan.fetches, fetched, strict=True):
-            if not isinstance(rows, BaseException) and fetch.fills:
+        for position, (fetch, rows) in enumerate(zip(plan.fetches, fetched, strict=True)):
+            # The home department's rows answer whether a record exists: reading them is an access too.
+            if not isinstance(rows, BaseException) and (fetch.fills or position == 0):
                 context.touch(
                     entity_name, fetch.department, [key for key, row in zip(keys, rows, strict=True) if row]
                 )
@@ -103,7 +105,7 @@ class EntityLoader:
         cls = self.types[entity_name]
         home_rows = fetched[0]
         instances: list[Any] = []
-        paths: list[tuple[str | int, ...]] = []
+        paths: list[tuple[Path, ...]] = []
         for index, key in enumerate(keys):
             if not isinstance(home_rows, BaseException) and home_rows[index] is None:
                 instances.append(None)
@@ -121,18 +123,18 @@ class EntityLoader:
                 checks_instance.__dict__.update(_key=key, _values=checks)
                 values["verify"] = checks_instance
             if item_paths is not None:
-                path = item_paths[index]
+                bases = item_paths[index]
             else:
-                path = (*base_path, index) if in_list else base_path
+                bases = ((*base_path, index),) if in_list else (base_path,)
             for fetch, rows in zip(plan.fetches, fetched, strict=False):
                 if isinstance(rows, SourceUnavailable):
-                    self._fail(context, fetch, path, rows, values)
+                    self._fail(context, fetch, bases, rows, values)
                     continue
                 if isinstance(rows, BaseException):
                     raise rows
                 self._fill(fetch, rows[index], values, refs, checks)
             instances.append(instance)
-            paths.append(path)
+            paths.append(bases)
         await self._prefetch(info, plan, instances, paths)
         return instances
 
@@ -141,7 +143,7 @@ class EntityLoader:
         info: GraphQLResolveInfo,
         plan: SelectionPlan,
         instances: list[Any],
-        paths: list[tuple[str | int, ...]],
+        paths: list[tuple[Path, ...]],
     ) -> None:
         """Load the targets of every prefetchable reference for all instances at once, concurrently."""
         loads = []
@@ -150,8 +152,8 @@ class EntityLoader:
                 if fill.target is None:
                     continue
                 owners = [
-                    (instance, path)
-                    for instance, path in zip(instances, paths, strict=True)
+                    (instance, bases)
+                    for instance, bases in zip(instances, paths, strict=True)
                     if instance is not None and instance._refs.get(fill.name) is not None
                 ]
                 if owners:
@@ -160,7 +162,7 @@ class EntityLoader:
             await asyncio.gather(*loads)
 
     async def _prefetch_one(
-        self, info: GraphQLResolveInfo, fill: Fill, owners: list[tuple[Any, Any]]
+        self, info: GraphQLResolveInfo, fill: Fill, owners: list[tuple[Any, tuple[Path, ...]]]
     ) -> None:
         assert fill.target is not None
         (relative,) = fill.paths
@@ -169,7 +171,7 @@ class EntityLoader:
             fill.target,
             [instance._refs[fill.name] for instance, _ in owners],
             in_list=True,
-            item_paths=[(*path, *relative) for _, path in owners],
+            item_paths=[tuple((*base, *relative) for base in bases) for _, bases in owners],
             field_nodes=fill.nodes,
         )
         for (instance, _), target in zip(owners, targets, strict=True):
@@ -221,15 +223,16 @@ class EntityLoader:
         self,
         context: RequestContext,
         fetch: DepartmentFetch,
-        path: tuple[str | int, ...],
+        bases: tuple[Path, ...],
         error: SourceUnavailable,
         values: dict[str, Any],
     ) -> None:
         for fill in fetch.fills:
             if fill.kind != "check":
                 values[fill.name] = None
-            for relative in fill.paths:
-                context.path_errors.append(PathError((*path, *relative), error))
+            for base in bases:
+                for relative in fill.paths:
+                    context.path_errors.append(PathError((*base, *relative), error))
 
     def _plan(
         self,
@@ -238,7 +241,7 @@ class EntityLoader:
         entity_name: str,
         field_nodes: Sequence[FieldNode],
     ) -> SelectionPlan:
-        cache_key = (id(field_nodes[0]), entity_name)
+        cache_key = (tuple(id(node) for node in field_nodes), entity_name)
         plan = context.plans.get(cache_key)
         if plan is None:
             plan = self._build_plan(context, info, entity_name, field_nodes)
@@ -252,18 +255,23 @@ class EntityLoader:
         entity_name: str,
         field_nodes: Sequence[FieldNode],
     ) -> SelectionPlan:
+        """Which department columns the selection needs, read from the operation's one field collection."""
         entity = self.catalog.entities[entity_name]
-        selected = collect_subfields(field_nodes, entity_name, info.fragments, info.variable_values)
+        collection = context.collection
+        operation_plan = context.plan
+        selected = _by_name(collection.subfields_of_nodes(info.schema.get_type(entity_name), field_nodes))
         by_department: dict[str, list[Fill]] = {entity.home_department: []}
-        for name, nodes in selected.items():
+        for name, keyed in selected.items():
             catalog_field = self.bands[entity_name].get(name) or entity.fields.get(name)
             if catalog_field is None or catalog_field.kind not in ("scalar", "reference", "object"):
+                continue
+            if operation_plan is not None and operation_plan.denies(entity_name, name):
                 continue
             transform = context.transforms.get(catalog_field.coordinate)
             if name != catalog_field.name:
                 transform = mask_amount_band
-            paths = _paths(nodes)
-            prefetch = catalog_field.kind == "reference" and len(paths) == 1
+            paths = tuple((key,) for key, _ in keyed)
+            prefetch = catalog_field.kind == "reference" and len(keyed) == 1
             by_department.setdefault(catalog_field.department, []).append(
                 Fill(
                     name,
@@ -273,21 +281,28 @@ class EntityLoader:
                     paths,
                     transform,
                     catalog_field.type.name if prefetch else None,
-                    tuple(nodes) if prefetch else (),
+                    tuple(keyed[0][1]) if prefetch else (),
                 )
             )
         checks = None
         if "verify" in selected:
             checks = self.types[f"{entity_name}Checks"]
-            for verify_node in selected["verify"]:
-                asked = collect_subfields(
-                    [verify_node], checks.__name__, info.fragments, info.variable_values
-                )
-                for name, nodes in asked.items():
+            checks_type = info.schema.get_type(f"{entity_name}Checks")
+            for verify_key, verify_nodes in selected["verify"]:
+                asked = _by_name(collection.subfields_of_nodes(checks_type, verify_nodes))
+                for name, keyed in asked.items():
                     catalog_field = entity.fields.get(name)
                     if catalog_field is None or catalog_field.kind not in ("scalar", "reference"):
                         continue
-                    paths = tuple((response_key(verify_node), *path) for path in _paths(nodes))
+                    rule = operation_plan.rules.get((checks_type.name, name)) if operation_plan else None
+                    answered = [
+                        key
+                        for key, nodes in keyed
+                        if rule is None or any(rule.denial_for(node) is None for node in nodes)
+                    ]
+                    if not answered:
+                        continue
+                    paths = tuple((verify_key, key) for key in answered)
                     by_department.setdefault(catalog_field.department, []).append(
                         Fill(name, "check", catalog_field.column, None, paths, None)
                     )
@@ -297,6 +312,15 @@ class EntityLoader:
             columns = tuple(dict.fromkeys(column for fill in fills for column in _columns(fill)))
             fetches.append(DepartmentFetch(department, part.table, part.key_column, columns, tuple(fills)))
         return SelectionPlan(entity, tuple(fetches), checks)
+
+
+def _by_name(grouped: Mapping[str, Any]) -> dict[str, list[tuple[str, list[FieldNode]]]]:
+    """Field name → (response key, field nodes) for each key it is selected under."""
+    selected: dict[str, list[tuple[str, list[FieldNode]]]] = {}
+    for key, details in grouped.items():
+        nodes = [detail.node for detail in details]
+        selected.setdefault(nodes[0].name.value, []).append((key, nodes))
+    return selected
 
 
 async def _fetch_all(
@@ -318,10 +342,6 @@ async def _fetch_all(
         failure = next((future.exception() for future in department if future.exception() is not None), None)
         fetched.append(failure if failure is not None else [future.result() for future in department])
     return fetched
-
-
-def _paths(nodes: list[Any]) -> tuple[tuple[str, ...], ...]:
-    return tuple((key,) for key in dict.fromkeys(response_key(node) for node in nodes))
 
 
 def _columns(fill: Fill) -> tuple[str, ...]:

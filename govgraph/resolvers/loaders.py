@@ -20,6 +20,7 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
+from govgraph.auth.questions import Question, QuestionWindow
 from govgraph.cache.freshness import NO_DEMAND, Demand, Freshness
 from govgraph.cache.rows import RowCache
 from govgraph.errors import SourceUnavailable
@@ -44,6 +45,17 @@ class Loaders:
         self.freshness = Freshness()
         self._rows: dict[LoaderKey, DataLoader[Any, Row | None]] = {}
         self._lookups: dict[LoaderKey, DataLoader[Any, list[Row]]] = {}
+        self._questions: DataLoader[Question, float | None] | None = None
+
+    def questions(self, window: QuestionWindow) -> DataLoader[Question, float | None]:
+        """Yes/no questions drawn on their principal's window budget: one round trip per tick."""
+        if self._questions is None:
+
+            async def ask(questions: Sequence[Question]) -> list[float | None]:
+                return await window.ask(questions)
+
+            self._questions = DataLoader(ask, max_batch_size=1000)
+        return self._questions
 
     def rows(
         self, department: str, table: str, key_column: str, columns: tuple[str, ...]

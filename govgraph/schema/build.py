@@ -16,6 +16,7 @@ from strawberry.types import ExecutionContext
 from govgraph.auth.policy import Policy
 from govgraph.catalog.model import Catalog
 from govgraph.errors import BadUserInput, Forbidden, GovgraphError
+from govgraph.operation.executor import GovgraphExecutor
 from govgraph.resolvers.context import RequestContext
 from govgraph.resolvers.entities import EntityLoader
 from govgraph.schema.discovery import discovery_fields
@@ -49,7 +50,11 @@ def build_schema(
     catalog: Catalog,
     policy: Policy,
     extensions: Sequence[type[SchemaExtension] | Callable[[], SchemaExtension]] = (),
+    *,
+    hide_suggestions: bool = False,
 ) -> tuple[GovgraphSchema, EntityLoader]:
+    """``hide_suggestions``: no "Did you mean ..." in field errors (production; other messages are
+    handled by validation and the executor)."""
     entities = EntityLoader(catalog, {})
     classes = build_types(catalog, entities)
     for entity in catalog.entities.values():
@@ -64,9 +69,10 @@ def build_schema(
         types=list(classes.values()),
         extensions=list(extensions),
         federation_version=FEDERATION_VERSION,
+        execution_context_class=GovgraphExecutor,
         config=StrawberryConfig(
             auto_camel_case=False,
-            disable_field_suggestions=True,
+            disable_field_suggestions=hide_suggestions,
             scalar_map=SCALAR_MAP,
         ),
     )

@@ -4,17 +4,23 @@
 answers ``true``/``false`` (``null`` when there is no record to compare)
 without the value ever leaving govgraph. Roles granted ``verify`` (or
 ``read``) on a field may ask; the raw values sit only on the checks object.
+A verify-only principal's questions also draw on its window budget
+(``auth/questions.py``).
 """
 
 import datetime
 import inspect
+from collections.abc import Callable
 from typing import Any, Optional
 
 import strawberry
 
+from govgraph.auth.operation import question_signature
+from govgraph.auth.questions import Question
 from govgraph.auth.verify import check, check_presence
 from govgraph.catalog.model import Catalog, CatalogField, Entity
-from govgraph.resolvers.context import RequestContext
+from govgraph.errors import BadUserInput, Forbidden
+from govgraph.resolvers.context import Refusal, RequestContext
 from govgraph.schema.scalars import PYTHON_TYPES
 
 ORDERED = ("eq", "ne", "lt", "lte", "gt", "gte")
@@ -51,13 +57,64 @@ def build_checks_type(catalog: Catalog, entity: Entity) -> type | None:
 
 def _resolver(catalog: Catalog, catalog_field: CatalogField) -> Any:
     if catalog_field.kind in ("scalar",):
-        return _scalar_resolver(catalog_field)
-    if catalog_field.kind == "reference":
-        return _reference_resolver(catalog, catalog_field)
-    return _list_resolver(catalog_field)
+        arguments, answer = _scalar_answer(catalog_field)
+    elif catalog_field.kind == "reference":
+        arguments, answer = _reference_answer(catalog, catalog_field)
+    else:
+        arguments, answer = _list_answer(catalog_field)
+    return _signed(_budgeted(catalog_field.coordinate, tuple(arguments), answer), arguments)
 
 
-def _scalar_resolver(catalog_field: CatalogField) -> Any:
+Answer = Callable[[Any, Any, dict[str, Any]], Any]
+"""(checks object, resolve info, conditions) → the yes/no answer, or an awaitable of it."""
+
+
+def _budgeted(coordinate: str, condition_names: tuple[str, ...], answer: Answer) -> Any:
+    """The resolver: for a verify-only principal, each different question first draws on its window budget."""
+    example = " or ".join(condition_names[:2])
+
+    def resolve(root: Any, info: strawberry.Info, **conditions: Any) -> Any:
+        if all(value is None for value in conditions.values()):
+            raise BadUserInput(f"verify {coordinate} needs at least one condition, e.g. {example}")
+        context: RequestContext = info.context
+        plan = context.plan
+        if plan is None or coordinate not in plan.verify_only or context.questions is None:
+            return answer(root, info, conditions)
+        return _ask_first(context, coordinate, root, info, conditions, answer)
+
+    return resolve
+
+
+async def _ask_first(
+    context: RequestContext, coordinate: str, root: Any, info: Any, conditions: dict[str, Any], answer: Answer
+) -> Any:
+    window = context.questions
+    key = str(root._key)
+    question = Question(context.principal.subject or "", coordinate, key, question_signature(conditions))
+    resets = await context.loaders.questions(window).load(question)
+    if resets is not None:
+        context.refusals.append(Refusal(coordinate, key))
+        moment = datetime.datetime.fromtimestamp(resets, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        raise Forbidden(
+            coordinate,
+            f"at most {window.per_window} different yes/no questions about {coordinate} of one record "
+            f"per {_duration(window.window)}; the window resets at {moment}",
+        )
+    value = answer(root, info, conditions)
+    if inspect.isawaitable(value):
+        value = await value
+    return value
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{int(seconds // 3600)} h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{int(seconds // 60)} min"
+    return f"{seconds:g} s"
+
+
+def _scalar_answer(catalog_field: CatalogField) -> tuple[dict[str, Any], Answer]:
     name, coordinate = catalog_field.name, catalog_field.coordinate
     value_type = PYTHON_TYPES[catalog_field.type.name]
     if value_type is bool:
@@ -71,27 +128,28 @@ def _scalar_resolver(catalog_field: CatalogField) -> Any:
             "oneOf": Optional[list[value_type]],
         }
 
-    def resolve(root: Any, **conditions: Any) -> bool | None:
+    def answer(root: Any, info: Any, conditions: dict[str, Any]) -> bool | None:
         return check(coordinate, root._values.get(name), conditions)
 
-    return _signed(resolve, arguments, with_info=False)
+    return arguments, answer
 
 
-def _reference_resolver(catalog: Catalog, catalog_field: CatalogField) -> Any:
+def _reference_answer(catalog: Catalog, catalog_field: CatalogField) -> tuple[dict[str, Any], Answer]:
     name, coordinate = catalog_field.name, catalog_field.coordinate
     key_type = PYTHON_TYPES[catalog.entities[catalog_field.type.name].key_type]
     arguments = {"exists": Optional[bool], "eq": Optional[key_type]}
 
-    def resolve(root: Any, exists: bool | None = None, eq: Any = None) -> bool:
+    def answer(root: Any, info: Any, conditions: dict[str, Any]) -> bool:
         value = root._values.get(name)
+        exists, eq = conditions.get("exists"), conditions.get("eq")
         if eq is not None:
             return value == eq and (exists is None or exists)
         return check_presence(coordinate, 0 if value is None else 1, exists, None)
 
-    return _signed(resolve, arguments, with_info=False)
+    return arguments, answer
 
 
-def _list_resolver(catalog_field: CatalogField) -> Any:
+def _list_answer(catalog_field: CatalogField) -> tuple[dict[str, Any], Answer]:
     lookup = catalog_field.lookup
     assert lookup is not None
     department, table, match, coordinate = (
@@ -103,31 +161,26 @@ def _list_resolver(catalog_field: CatalogField) -> Any:
     columns = (lookup.column,) if lookup.column else ()
     arguments = {"exists": Optional[bool], "countAtLeast": Optional[int]}
 
-    async def resolve(
-        root: Any, info: strawberry.Info, exists: bool | None = None, countAtLeast: int | None = None
-    ) -> bool:
-        if exists is None and countAtLeast is None:
-            return check_presence(coordinate, 0, None, None)
+    async def answer(root: Any, info: Any, conditions: dict[str, Any]) -> bool:
         context: RequestContext = info.context
         rows = await context.loaders.lookup(department, table, match, columns).load(root._key)
-        return check_presence(coordinate, len(rows), exists, countAtLeast)
+        return check_presence(coordinate, len(rows), conditions.get("exists"), conditions.get("countAtLeast"))
 
-    return _signed(resolve, arguments, with_info=True)
+    return arguments, answer
 
 
-def _signed(function: Any, arguments: dict[str, Any], *, with_info: bool) -> Any:
-    parameters = [inspect.Parameter("root", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Any)]
-    if with_info:
-        parameters.append(
-            inspect.Parameter("info", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=strawberry.Info)
-        )
+def _signed(function: Any, arguments: dict[str, Any]) -> Any:
+    parameters = [
+        inspect.Parameter("root", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Any),
+        inspect.Parameter("info", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=strawberry.Info),
+    ]
     parameters.extend(
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
         for name, annotation in arguments.items()
     )
     function.__signature__ = inspect.Signature(parameters, return_annotation=Optional[bool])
     function.__annotations__ = {
-        **({"info": strawberry.Info} if with_info else {}),
+        "info": strawberry.Info,
         "root": Any,
         **arguments,
         "return": Optional[bool],

@@ -15,7 +15,6 @@ from govgraph.catalog.model import Catalog, Entity
 from govgraph.errors import BadUserInput
 from govgraph.resolvers.context import RequestContext
 from govgraph.resolvers.entities import EntityLoader
-from govgraph.resolvers.selection import collect_subfields
 from govgraph.schema.scalars import PYTHON_TYPES
 
 MAX_KEYS = 1000
@@ -80,7 +79,8 @@ def _many(entities: EntityLoader, entity: Entity, cls: type) -> Any:
         return await entities.load(info._raw_info, name, keys, in_list=True)
 
     resolve.__name__ = plural(singular(entity))
-    _set_signature(resolve, argument, list[key_type], list[Optional[cls]])
+    # Nullable, like every field that can be denied: a denied lookup must not blank the whole response.
+    _set_signature(resolve, argument, list[key_type], Optional[list[Optional[cls]]])
     return strawberry.field(
         resolver=resolve,
         name=plural(singular(entity)),
@@ -157,15 +157,30 @@ def _directory(catalog: Catalog, entities: EntityLoader, enterprise_cls: type) -
             return EnterpriseConnection(edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None))
         raw = info._raw_info
         base = tuple(raw.path.as_list())
-        paths = [(*base, "edges", index, "node") for index in range(len(page))]
-        edges_nodes = collect_subfields(
-            raw.field_nodes, "EnterpriseConnection", raw.fragments, raw.variable_values
+        collection = context.collection
+        connection_type, edge_type = (
+            raw.schema.get_type("EnterpriseConnection"),
+            raw.schema.get_type("EnterpriseEdge"),
         )
-        node_nodes = collect_subfields(
-            edges_nodes.get("edges", []), "EnterpriseEdge", raw.fragments, raw.variable_values
-        ).get("node", [])
-        nodes = await entities.load(
-            raw, entity.name, page, in_list=True, item_paths=paths, field_nodes=node_nodes
+        node_keys: list[tuple[str, str]] = []
+        node_nodes: list[Any] = []
+        for edges_key, edges in collection.subfields_of_nodes(connection_type, raw.field_nodes).items():
+            if edges[0].node.name.value != "edges":
+                continue
+            for node_key, nodes in collection.subfields(edge_type, edges).items():
+                if nodes[0].node.name.value == "node":
+                    node_keys.append((edges_key, node_key))
+                    node_nodes.extend(detail.node for detail in nodes)
+        paths = [
+            tuple((*base, edges_key, index, node_key) for edges_key, node_key in node_keys)
+            for index in range(len(page))
+        ]
+        nodes = (
+            await entities.load(
+                raw, entity.name, page, in_list=True, item_paths=paths, field_nodes=node_nodes
+            )
+            if node_nodes
+            else [None] * len(page)
         )
         edges = [
             EnterpriseEdge(cursor=encode_cursor(key), node=node)

@@ -92,6 +92,7 @@ async def test_a_sequence_of_requests_gives_exactly_the_expected_records(
     assert len(clerk_record.document_hash) == 64
     assert clerk_record.client_address is not None
     assert decisions(records[clerk["extensions"]["requestId"]]) == {
+        "Person.idNumber": "read",
         "Person.name": "read",
         "Person.registeredAddress": "mask",
         "Person.maritalStatus": "read",
@@ -108,11 +109,15 @@ async def test_a_sequence_of_requests_gives_exactly_the_expected_records(
     assert "186000" not in str(clerk_record)
 
     assert decisions(records[tax["extensions"]["requestId"]]) == {
+        "Person.idNumber": "read",
         "Person.annualIncome": "read",
         "Person.properties": "read",
         "Property.certificateNo": "read",
     }
-    assert decisions(records[internal["extensions"]["requestId"]]) == {"Person.name": "read"}
+    assert decisions(records[internal["extensions"]["requestId"]]) == {
+        "Person.idNumber": "read",
+        "Person.name": "read",
+    }
     assert decisions(records[anonymous["extensions"]["requestId"]]) == {"Person.idNumber": "deny"}
 
 
@@ -128,6 +133,7 @@ async def test_denied_fields_are_recorded_as_denied(app: Starlette, client: http
     [stored] = await records_after(app, start)
     assert stored.record.request_id == body["extensions"]["requestId"]
     assert decisions(stored) == {
+        "Person.idNumber": "read",
         "Person.name": "read",
         "Person.annualIncome": "deny",
         "Person.subsistenceAllowance": "deny",
@@ -367,7 +373,8 @@ async def test_usage_totals_equal_what_the_requests_served(own_app: Starlette) -
     assert rows[("taxation", tax, "Person.annualIncome")]["entitiesServed"] == 2
     assert rows[("taxation", tax, "Person.taxCompliant")]["records"] == 1
     served = sum(row["fieldsServed"] for row in body["data"]["usage"] if row["provider"] != "govgraph")
-    assert served == 2 * 4 + 2
+    # Each request also looked a person up by Person.idNumber: that lookup is a use of public_security's data.
+    assert served == 2 * 5 + 3
 
 
 async def test_two_instances_write_one_chain_under_concurrency(

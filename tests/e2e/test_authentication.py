@@ -99,12 +99,14 @@ async def test_non_bearer_scheme_is_rejected(client: httpx.AsyncClient) -> None:
     assert "dXNlcjpwYXNz" not in response.text
 
 
-async def test_bad_purpose_header_is_rejected(client: httpx.AsyncClient) -> None:
+async def test_a_malformed_purpose_header_is_a_bad_request(client: httpx.AsyncClient) -> None:
     token = jwt.encode(claims(), DEMO_SECRET)
     response = await client.post(
         "/graphql", json=QUERY, headers={"Authorization": f"Bearer {token}", "X-Purpose": "x' OR 1=1"}
     )
-    assert response.status_code == 401
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert "OR 1=1" not in response.text
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,64 @@
+"""Withholding: when a response's audit record cannot be committed, its protected values do not leave.
+
+The executor notes the path of every conditional or sensitive value it
+produced (``operation/executor.py``). Withholding nulls exactly those paths
+in the result, outermost first, and puts ``AUDIT_UNAVAILABLE`` at each; errors
+about anything beneath a withheld path go with it. It does not re-read the
+operation, so nothing a client can write (an alias, a fragment, a directive,
+``_entities``) reaches a value it misses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from graphql.pyutils import Path
+
+from govgraph.errors import AuditUnavailable
+from govgraph.resolvers.context import PathError
+
+ResponsePath = tuple[str | int, ...]
+
+
+def withhold(data: dict[str, Any], released: Iterable[Path]) -> list[PathError]:
+    """Null every released path still present in ``data`` (in place); an error for each nulled path."""
+    error = AuditUnavailable()
+    withheld: set[ResponsePath] = set()
+    errors: list[PathError] = []
+    for path in sorted({tuple(path.as_list()) for path in released}, key=len):
+        if any(path[:length] in withheld for length in range(1, len(path))):
+            continue
+        if _null_at(data, path):
+            withheld.add(path)
+            errors.append(PathError(path, error))
+    return errors
+
+
+def beneath(path: Sequence[str | int] | None, withheld: set[ResponsePath]) -> bool:
+    """Whether ``path`` is a withheld path or lies under one."""
+    if not path:
+        return False
+    key = tuple(path)
+    return any(key[:length] in withheld for length in range(1, len(key) + 1))
+
+
+def _null_at(data: Any, path: ResponsePath) -> bool:
+    container = data
+    for step in path[:-1]:
+        if isinstance(container, dict):
+            container = container.get(step)  # type: ignore[call-overload]
+        elif isinstance(container, list) and isinstance(step, int) and step < len(container):
+            container = container[step]
+        else:
+            return False
+        if container is None:
+            return False
+    last = path[-1]
+    if isinstance(container, dict) and last in container:
+        container[last] = None  # type: ignore[index]
+        return True
+    if isinstance(container, list) and isinstance(last, int) and last < len(container):
+        container[last] = None
+        return True
+    return False
