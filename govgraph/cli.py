@@ -225,8 +225,15 @@ def _cache_invalidate(arguments: argparse.Namespace) -> int:
         return 2
 
     async def run() -> int:
+        from govgraph.auth.policy import load_policy
+        from govgraph.server import consumer_departments
+
+        policy = load_policy(settings.policy_path, catalog)
         cache = RowCache(
-            RedisBackend(settings.cache_url), CachePolicy(catalog), CacheMetrics(CollectorRegistry())
+            RedisBackend(settings.cache_url),
+            CachePolicy(catalog),
+            CacheMetrics(CollectorRegistry()),
+            partitions=consumer_departments(catalog, policy),
         )
         try:
             deleted = await cache.invalidate(arguments.department, arguments.key)

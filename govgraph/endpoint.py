@@ -31,6 +31,7 @@ from govgraph.auth.decisions import Authorizer
 from govgraph.auth.middleware import request_id_of
 from govgraph.auth.principal import ANONYMOUS, Principal
 from govgraph.cache.control import demand_for
+from govgraph.cache.rows import NO_DEPARTMENT
 from govgraph.catalog.model import Catalog
 from govgraph.errors import AuditUnavailable, GovgraphError
 from govgraph.http.responses import GRAPHQL_RESPONSE, accepts_graphql_response
@@ -77,6 +78,7 @@ class GraphQLEndpoint(GraphQL):
                 getattr(request.app.state, "cache", None),
                 demand,
                 deadline=asyncio.get_running_loop().time() + settings.request_timeout,
+                partition=principal.department or NO_DEPARTMENT,
             ),
             principal=principal,
             cache_note=cache_note,

@@ -100,6 +100,7 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
             backend_for(settings.cache_url, settings.cache_max_entries),
             CachePolicy(catalog),
             app.state.cache_metrics,
+            partitions=consumer_departments(catalog, policy),
         )
         app.state.cache = cache
         listener = InvalidationListener(
@@ -202,7 +203,6 @@ def _middleware(
 ) -> list[Middleware]:
     """Outermost first: the client address, CORS (when configured), the HTTP guard, authentication,
     rate limits."""
-    known_departments = {*catalog.departments, *(role.department for role in policy.roles.values())}
     router_credential = settings.router_credential.get_secret_value() if settings.router_credential else None
     middleware = [
         Middleware(ClientAddressMiddleware, trusted=settings.trusted_proxies),
@@ -216,7 +216,7 @@ def _middleware(
             AuthenticationMiddleware,
             verifier=verifier_for(settings),
             purposes=policy.purposes,
-            departments={department for department in known_departments if department},
+            departments=consumer_departments(catalog, policy),
             router_credential=router_credential,
         ),
         Middleware(
@@ -250,6 +250,12 @@ def _prepare_sqlite_directory(url: str) -> None:
     prefix = "sqlite+aiosqlite:///"
     if url.startswith(prefix) and ":memory:" not in url:
         Path(url[len(prefix) :].split("?")[0]).parent.mkdir(parents=True, exist_ok=True)
+
+
+def consumer_departments(catalog: Catalog, policy: Policy) -> list[str]:
+    """Every department a principal may come from: the providers and the roles' own."""
+    named = [*catalog.departments, *(role.department for role in policy.roles.values())]
+    return sorted({department for department in named if department})
 
 
 def build_sources(catalog: Catalog, settings: Settings) -> dict[str, Source]:

@@ -1,15 +1,28 @@
 """``RowCache``: raw department rows between the per-request loaders and the sources.
 
-Keyed by department, table, column group (or lookup) and key — never by
-role or principal; masking and verification happen after, per request. A
-batch of keys costs one ``multi_get``; the misses one source query; the
-refill one ``multi_set`` per column group. ``realtime`` columns always go
-to the source. When a source fails, an expired entry still within the
-department's ``stale_if_error`` window is served, marked stale.
+Keyed by department, table, column group (or lookup) and key, never by role;
+masking and verification happen after, per request. A batch of keys costs
+one ``multi_get``; the misses one source query; the refill one ``multi_set``
+per column group. ``realtime`` columns always go to the source. When a
+source fails, an expired entry still within the department's
+``stale_if_error`` window is served, marked stale.
+
+What a cache hit must not reveal: that somebody else read the record.
+
+- Groups of public columns are shared by everyone, with plain time-to-live.
+- Every other group is partitioned by the consumer department, so one
+  department's reads never warm another's entries.
+- Within a partition, entries live in fixed windows of the group's TTL
+  (aligned to the epoch, or to the client's shorter ``max-age``), and the
+  response shows such parts as of the window's start, served from the cache,
+  whether this request filled the entry or found it. A colleague's read
+  earlier in the window then looks exactly like one's own fetch. The audit
+  record keeps the truth.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -22,14 +35,23 @@ from govgraph.errors import SourceUnavailable
 from govgraph.sources.base import Row, Source
 
 PREFIX = "gg"
+SHARED = "*"
+NO_DEPARTMENT = "-"
+"""The partition of callers with no department (anonymous callers and citizens)."""
 
 
-def row_key(group: ColumnGroup, key: Any) -> str:
-    return f"{PREFIX}:row:{group.department}:{group.table}:{group.name}:{key}"
+def row_key(group: ColumnGroup, key: Any, partition: str) -> str:
+    return f"{PREFIX}:row:{group.department}:{group.table}:{group.name}:{key}:{SHARED if group.shared else partition}"
 
 
 def lookup_prefix(department: str, table: str, match: str, key: Any) -> str:
     return f"{PREFIX}:lookup:{department}:{table}:{match}:{key}:"
+
+
+def window_start(moment: float, length: float) -> float:
+    if length <= 0:
+        return moment
+    return math.floor(moment / length) * length
 
 
 class RowCache:
@@ -39,11 +61,14 @@ class RowCache:
         policy: CachePolicy,
         metrics: CacheMetrics,
         clock: Callable[[], float] = time.time,
+        partitions: Sequence[str] = (),
     ) -> None:
+        """``partitions``: every consumer department that may hold entries (for invalidation by key)."""
         self.backend = backend
         self.policy = policy
         self.metrics = metrics
         self.clock = clock
+        self.partitions = tuple(dict.fromkeys((*partitions, NO_DEPARTMENT)))
 
     async def fetch(
         self,
@@ -54,26 +79,28 @@ class RowCache:
         keys: Sequence[Any],
         demand: Demand,
         freshness: Freshness,
+        partition: str = NO_DEPARTMENT,
     ) -> dict[Any, Row]:
         department = source.department
         split = self.policy.split(department, table, columns)
         now = self.clock()
+        groups = split.groups
+        limits = [group.ttl if demand.max_age is None else min(group.ttl, demand.max_age) for group in groups]
         cached: dict[tuple[int, Any], list[Any]] = {}
-        if split.groups and not demand.no_cache:
-            cache_keys = [row_key(group, key) for group in split.groups for key in keys]
+        if groups and not demand.no_cache:
+            cache_keys = [row_key(group, key, partition) for group in groups for key in keys]
             values = iter(await self.backend.multi_get(cache_keys))
-            for index in range(len(split.groups)):
+            for index in range(len(groups)):
                 for key in keys:
                     value = next(values)
                     if value is not None:
                         cached[(index, key)] = value
         fresh: dict[tuple[int, Any], list[Any]] = {}
         missing: dict[int, list[Any]] = {}
-        for index, group in enumerate(split.groups):
-            limit = group.ttl if demand.max_age is None else min(group.ttl, demand.max_age)
+        for index, group in enumerate(groups):
             for key in keys:
                 entry = cached.get((index, key))
-                if entry is not None and now - entry[0] <= limit:
+                if entry is not None and _valid(group, entry[0], now, limits[index]):
                     fresh[(index, key)] = entry
                 else:
                     missing.setdefault(index, []).append(key)
@@ -92,10 +119,7 @@ class RowCache:
         live_rows: dict[Any, Row] = {}
         stale_used = False
         if need:
-            fetch_columns = [
-                *split.live,
-                *(column for index in missing for column in split.groups[index].columns),
-            ]
+            fetch_columns = [*split.live, *(column for index in missing for column in groups[index].columns)]
             try:
                 live_rows = await source.fetch(table, key_column, tuple(dict.fromkeys(fetch_columns)), need)
             except SourceUnavailable:
@@ -105,26 +129,31 @@ class RowCache:
                 for index, group_keys in missing.items():
                     for key in group_keys:
                         entry = cached.get((index, key))
-                        if entry is None or now - entry[0] > split.groups[index].ttl + window:
+                        if entry is None or now - entry[0] > groups[index].ttl + window:
                             raise
                         fresh[(index, key)] = entry
                 self.metrics.count(department, "stale", misses)
                 stale_used = True
                 missing = {}
             else:
-                await self._refill(split.groups, missing, live_rows, now, department)
+                await self._refill(groups, missing, live_rows, now, department, partition)
 
         fetched_live = bool(need) and not stale_used
         result: dict[Any, Row] = {}
         oldest = now
+        shown_oldest = now
         for key in keys:
             row: dict[str, Any] = {}
             present = True
-            for index in range(len(split.groups)):
+            for index, group in enumerate(groups):
                 entry = fresh.get((index, key))
                 if entry is None:
                     continue
                 oldest = min(oldest, entry[0])
+                if group.shared or stale_used:
+                    shown_oldest = min(
+                        shown_oldest, entry[0] if group.shared else window_start(entry[0], group.ttl)
+                    )
                 if entry[1] is None:
                     present = False
                 else:
@@ -136,14 +165,19 @@ class RowCache:
                 present = False
             if present:
                 result[key] = row
+        # A client demanding live data knows it got live data: nothing else to hide.
+        partitioned = [] if demand.no_cache else [index for index, group in enumerate(groups) if not group.shared]
+        if partitioned and not stale_used:
+            shown_oldest = min(shown_oldest, *(window_start(now, limits[index]) for index in partitioned))
         if stale_used:
-            served_from = "stale"
-        elif hits:
-            served_from = "cache"
+            served_from = shown = "stale"
         else:
-            served_from = "live"
-        max_age = None if split.live else min((group.ttl for group in split.groups), default=None)
-        freshness.record(department, oldest, served_from, max_age)
+            served_from = "cache" if hits else "live"
+            shown = "cache" if partitioned or hits else "live"
+        max_age = None if split.live else min((group.ttl for group in groups), default=None)
+        freshness.record(
+            department, oldest, served_from, max_age, shown_as_of=shown_oldest, shown_served_from=shown
+        )
         return result
 
     async def lookup(
@@ -155,6 +189,7 @@ class RowCache:
         keys: Sequence[Any],
         demand: Demand,
         freshness: Freshness,
+        partition: str = NO_DEPARTMENT,
     ) -> dict[Any, list[Row]]:
         department = source.department
         ttl = self.policy.lookup_ttl(department, table, match)
@@ -163,8 +198,10 @@ class RowCache:
             found = await source.lookup(table, match, columns, keys)
             freshness.record(department, self.clock(), "live", None)
             return found
+        shared = self.policy.lookup_shared(department, table, match)
+        exact = shared or demand.no_cache  # shown as it is: public rows, or a client demanding live data
         now = self.clock()
-        suffix = ",".join(columns)
+        suffix = ",".join(columns) + ":" + (SHARED if shared else partition)
         cache_keys = [lookup_prefix(department, table, match, key) + suffix for key in keys]
         values = [None] * len(keys) if demand.no_cache else await self.backend.multi_get(cache_keys)
         limit = ttl if demand.max_age is None else min(ttl, demand.max_age)
@@ -173,9 +210,14 @@ class RowCache:
         stale: dict[Any, list[Any]] = {}
         oldest = now
         for key, entry in zip(keys, values, strict=True):
-            if entry is not None and now - entry[0] <= limit:
-                result[key] = entry[1]
-                oldest = min(oldest, entry[0])
+            valid = entry is not None and (
+                now - entry[0] <= limit
+                if shared
+                else window_start(entry[0], limit) == window_start(now, limit)
+            )
+            if valid:
+                result[key] = entry[1]  # type: ignore[index]
+                oldest = min(oldest, entry[0])  # type: ignore[index]
             else:
                 missing.append(key)
                 if entry is not None:
@@ -183,6 +225,7 @@ class RowCache:
         self.metrics.count(department, "hit", len(keys) - len(missing))
         self.metrics.count(department, "miss", len(missing))
         served_from = "cache"
+        shown_as_of = oldest if exact else window_start(now, limit)
         if missing:
             try:
                 found = await source.lookup(table, match, columns, missing)
@@ -194,6 +237,7 @@ class RowCache:
                         raise
                     result[key] = entry[1]
                     oldest = min(oldest, entry[0])
+                    shown_as_of = min(shown_as_of, entry[0] if exact else window_start(entry[0], ttl))
                 self.metrics.count(department, "stale", len(missing))
                 served_from = "stale"
             else:
@@ -204,17 +248,26 @@ class RowCache:
                         items.append((cache_key, [now, rows]))
                         result[key] = rows
                 await self.backend.multi_set(items, ttl + self.policy.stale_if_error.get(department, 0))
-                served_from = "live"
-        freshness.record(department, oldest, served_from, ttl)
+                if len(missing) == len(keys):
+                    served_from = "live"
+        shown = served_from if exact or served_from == "stale" else "cache"
+        freshness.record(
+            department, oldest, served_from, ttl, shown_as_of=shown_as_of, shown_served_from=shown
+        )
         return {key: rows for key, rows in result.items() if rows}
 
     async def invalidate(self, department: str, key: Any | None = None) -> int:
-        """Drop a department's entries, or only those of one key (whatever entity or table holds it)."""
+        """Drop a department's entries, or only those of one key (whatever entity, table or partition)."""
         if key is None:
             return await self.backend.delete_prefix(
                 f"{PREFIX}:row:{department}:"
             ) + await self.backend.delete_prefix(f"{PREFIX}:lookup:{department}:")
-        deleted = await self.backend.delete([row_key(group, key) for group in self.policy.groups(department)])
+        doomed = [
+            row_key(group, key, partition)
+            for group in self.policy.groups(department)
+            for partition in self.partitions
+        ]
+        deleted = await self.backend.delete(list(dict.fromkeys(doomed)))
         for table, match in self.policy.lookups(department):
             deleted += await self.backend.delete_prefix(lookup_prefix(department, table, match, key))
         return deleted
@@ -226,6 +279,7 @@ class RowCache:
         live_rows: dict[Any, Row],
         now: float,
         department: str,
+        partition: str,
     ) -> None:
         window = self.policy.stale_if_error.get(department, 0)
         for index, group_keys in missing.items():
@@ -234,5 +288,12 @@ class RowCache:
             for key in group_keys:
                 row = live_rows.get(key)
                 entry_row = None if row is None else {column: row.get(column) for column in group.columns}
-                items.append((row_key(group, key), [now, entry_row]))
+                items.append((row_key(group, key, partition), [now, entry_row]))
             await self.backend.multi_set(items, group.ttl + window)
+
+
+def _valid(group: ColumnGroup, filled: float, now: float, limit: float) -> bool:
+    """Shared entries live for their TTL; partitioned ones until the end of their window."""
+    if group.shared:
+        return now - filled <= limit
+    return window_start(filled, limit) == window_start(now, limit)

@@ -22,7 +22,7 @@ from strawberry.dataloader import DataLoader
 
 from govgraph.auth.questions import Question, QuestionWindow
 from govgraph.cache.freshness import NO_DEMAND, Demand, Freshness
-from govgraph.cache.rows import RowCache
+from govgraph.cache.rows import NO_DEPARTMENT, RowCache
 from govgraph.errors import SourceUnavailable
 from govgraph.sources.base import Row, Source
 
@@ -36,12 +36,15 @@ class Loaders:
         cache: RowCache | None = None,
         demand: Demand = NO_DEMAND,
         deadline: float | None = None,
+        partition: str = NO_DEPARTMENT,
     ) -> None:
-        """``deadline``: the event loop time by which every fetch of this request must be done."""
+        """``deadline``: the event loop time by which every fetch of this request must be done.
+        ``partition``: the consumer department whose cache entries this request reads and fills."""
         self._sources = sources
         self._cache = cache
         self.demand = demand
         self.deadline = deadline
+        self.partition = partition
         self.freshness = Freshness()
         self._rows: dict[LoaderKey, DataLoader[Any, Row | None]] = {}
         self._lookups: dict[LoaderKey, DataLoader[Any, list[Row]]] = {}
@@ -70,7 +73,7 @@ class Loaders:
                 async with self._within_deadline(department):
                     if cache is not None:
                         found = await cache.fetch(
-                            source, table, key_column, columns, keys, self.demand, self.freshness
+                            source, table, key_column, columns, keys, self.demand, self.freshness, self.partition
                         )
                     else:
                         found = await source.fetch(table, key_column, columns, keys)
@@ -94,7 +97,7 @@ class Loaders:
                 async with self._within_deadline(department):
                     if cache is not None:
                         found = await cache.lookup(
-                            source, table, match_column, columns, keys, self.demand, self.freshness
+                            source, table, match_column, columns, keys, self.demand, self.freshness, self.partition
                         )
                     else:
                         found = await source.lookup(table, match_column, columns, keys)
