@@ -86,8 +86,11 @@ def _parser() -> argparse.ArgumentParser:
     export.set_defaults(run=_audit_export)
 
     catalog = commands.add_parser("catalog", help="the catalog").add_subparsers(title="catalog commands")
-    check = catalog.add_parser("check", help="validate a catalog directory")
+    check = catalog.add_parser("check", help="validate a catalog directory and its policy")
     check.add_argument("directory", type=Path)
+    check.add_argument(
+        "--strict", action="store_true", help="exit 1 when a warning is found (for deployment gates)"
+    )
     check.set_defaults(run=_catalog_check)
     return parser
 
@@ -320,20 +323,25 @@ def _audit_export(arguments: argparse.Namespace) -> int:
 
 
 def _catalog_check(arguments: argparse.Namespace) -> int:
+    from govgraph.auth.exposure import find_exposures
     from govgraph.auth.policy import load_policy
     from govgraph.catalog.loader import load_catalog
 
     catalog = load_catalog(arguments.directory)
     fields = catalog.fields()
     policy_file = arguments.directory / "policy.yaml"
+    warnings = []
     if policy_file.exists():
         policy = load_policy(policy_file, catalog)
         print(f"policy ok: {len(policy.roles)} roles, {len(policy.purposes)} purposes")
+        warnings = [exposure.message for exposure in find_exposures(catalog, policy)]
     print(
         f"catalog ok: {len(catalog.departments)} departments, {len(catalog.entities)} entities, "
         f"{len(fields)} shared fields, {len(catalog.hidden)} not shared"
     )
-    return 0
+    for warning in warnings:
+        print(f"warning: {warning}")
+    return 1 if warnings and arguments.strict else 0
 
 
 if __name__ == "__main__":

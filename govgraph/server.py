@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from govgraph.audit.store import AuditStore
 from govgraph.audit.writer import AuditWriter
 from govgraph.auth.coordinates import build_requirements
 from govgraph.auth.decisions import Authorizer
+from govgraph.auth.exposure import find_exposures
 from govgraph.auth.middleware import AuthenticationMiddleware
 from govgraph.auth.policy import OPERATIONS, Policy, load_policy
 from govgraph.auth.questions import MemoryQuestions, QuestionWindow, RedisQuestions
@@ -55,6 +57,8 @@ from govgraph.sources.base import Source
 from govgraph.sources.breaker import BreakerSource, CircuitBreaker
 from govgraph.sources.sql import SqlSource
 
+logger = logging.getLogger("govgraph.server")
+
 
 def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] | None = None) -> Starlette:
     """Build the app; ``environ`` replaces ``os.environ`` for the catalog's ``${VAR}`` references."""
@@ -62,6 +66,8 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
     registry = CollectorRegistry(auto_describe=True)
     catalog = load_catalog(settings.catalog, env=environ)
     policy = load_policy(settings.policy_path, catalog)
+    for exposure in find_exposures(catalog, policy):
+        logger.warning("policy: %s", exposure.message)
     authorizer = (
         Authorizer(catalog, policy, OPERATIONS, settings.max_verify_questions)
         if settings.authorization

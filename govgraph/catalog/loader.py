@@ -299,6 +299,7 @@ def _compile_field(
         column=spec.column,
         lookup=lookup,
         object_type=objects.get(type_ref.name),
+        category=spec.category,
     )
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from govgraph.catalog.frequency import Frequency, default_ttl
-from govgraph.catalog.specs import Classification, MaskName, SourceSpec, Text
+from govgraph.catalog.specs import Category, Classification, MaskName, SourceSpec, Text
 
 SCALARS = frozenset({"String", "Int", "Float", "Boolean", "Date", "IdNumber", "CreditCode"})
 
@@ -78,6 +78,7 @@ class CatalogField:
     column: str | None = None
     lookup: Lookup | None = None
     object_type: ObjectType | None = None
+    category: Category | None = None
 
     @property
     def coordinate(self) -> str:

@@ -15,6 +15,24 @@ from govgraph.catalog.frequency import Frequency
 
 Classification = Literal["public", "internal", "conditional", "sensitive", "not_shared", "secret"]
 MaskName = Literal["id_number", "name", "address", "amount_band"]
+Category = Literal[
+    "identity",
+    "basic",
+    "address",
+    "family",
+    "income",
+    "property",
+    "social_security",
+    "health",
+    "work",
+    "tax",
+    "location",
+    "biometric",
+]
+"""Which kind of personal data a field carries, after GB/T 35273-2020's categories (Appendix A):
+identity (身份证件), basic (个人基本资料), address (住址), family (婚姻与家庭), income (收入),
+property (房产等财产), social_security (社保与救助), health (健康生理), work (教育工作),
+tax (纳税与信用), location (位置), biometric (生物识别)."""
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 TYPE_REFERENCE = r"^\[?[A-Za-z_][A-Za-z0-9_]*\]?$"
@@ -65,6 +83,9 @@ class FieldSpec(Spec):
     frequency: Frequency | None = None
     cache_ttl: PositiveInt | None = None
     mask: MaskName | None = None
+    category: Category | None = None
+    """The personal-data category, for fields about persons; ``catalog check`` compares a role's access
+    across every field of one category reachable from an entity."""
     description: Text
 
     @model_validator(mode="after")
