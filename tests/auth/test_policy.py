@@ -56,8 +56,8 @@ def test_demo_policy_loads(catalog) -> None:  # type: ignore[no-untyped-def]
     ("old", "new", "entry", "problem"),
     [
         (
-            "Person.maritalStatus, Person.spouse",
-            "Person.maritalStatu, Person.spouse",
+            "          - Person.maritalStatus\n          - Person.spouse",
+            "          - Person.maritalStatu\n          - Person.spouse",
             "roles.window_clerk.grants[0].fields[0]",
             "unknown field Person.maritalStatu",
         ),
@@ -68,7 +68,7 @@ def test_demo_policy_loads(catalog) -> None:  # type: ignore[no-untyped-def]
             "cannot be compared",
         ),
         (
-            "[Person.registeredAddress, Household.address]\n        mode: mask",
+            "[Person.registeredAddress, Household.address, Property.address]\n        mode: mask",
             "[Person.maritalStatus]\n        mode: mask",
             "roles.window_clerk.grants[2].fields[0]",
             "has no mask",
