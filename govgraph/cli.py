@@ -144,6 +144,10 @@ def _serve(arguments: argparse.Namespace) -> int:
         host=arguments.host,
         port=arguments.port,
         workers=arguments.workers,
+        # Forwarded headers are govgraph's to judge (GOVGRAPH_TRUSTED_PROXIES), not uvicorn's: it would
+        # believe X-Forwarded-For from loopback by default.
+        proxy_headers=False,
+        server_header=False,
     )
     return 0
 

@@ -6,6 +6,7 @@ Every setting can be given as a ``GOVGRAPH_*`` environment variable, e.g.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -144,6 +145,17 @@ class Settings(BaseSettings):
     @property
     def introspection_enabled(self) -> bool:
         return self.introspection if self.introspection is not None else self.environment == "development"
+
+    @model_validator(mode="after")
+    def _trusted_proxies_are_addresses(self) -> Settings:
+        for entry in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"GOVGRAPH_TRUSTED_PROXIES: {entry!r} is not an IP address or network such as 10.0.0.0/8"
+                ) from None
+        return self
 
     @model_validator(mode="after")
     def _trusted_only_needs_documents(self) -> Settings:
