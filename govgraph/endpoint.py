@@ -213,6 +213,8 @@ def format_error(error: GraphQLError, request_id: str, *, hide_suggestions: bool
         extensions = dict(formatted.get("extensions") or {})
         if error.message.startswith("Syntax Error"):
             extensions.setdefault("code", "GRAPHQL_PARSE_FAILED")
+        if error.message.startswith("Variable '$"):
+            extensions.setdefault("code", "BAD_USER_INPUT")
         extensions.setdefault("code", "GRAPHQL_VALIDATION_FAILED" if error.path is None else "INTERNAL")
         formatted["extensions"] = extensions
     return formatted
