@@ -85,6 +85,7 @@ class GraphQLEndpoint(GraphQL):
             authorizer=self.authorizer,
             requirements=self.requirements,
             limits=self.limits,
+            catalog=self.catalog,
             sdl_open=not self.production
             or principal.authenticated
             or bool(request.scope.get("state", {}).get("router_credential")),

@@ -22,6 +22,7 @@ which is what GraphiQL asks and what stops circular introspection.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,7 +100,12 @@ def check_text(query: str, limits: Limits) -> QueryTooComplex | None:
 
 def check(collection: FieldCollection, limits: Limits) -> QueryTooComplex | None:
     """Depth, aliases, keys, introspection nesting and cost of the operation as it will execute."""
-    measured = measure(collection, limits)
+    try:
+        measured = measure(collection, limits)
+    except RecursionError:
+        # The parser and validation bound nesting well below this; should a document still nest past
+        # what the interpreter can follow, it is far over any depth limit.
+        return QueryTooComplex("depth", limits.max_depth, sys.getrecursionlimit())
     for name, maximum, value in (
         ("depth", limits.max_depth, measured.depth),
         ("alias count", limits.max_aliases, measured.aliases),

@@ -1,4 +1,5 @@
-"""What happens once per operation, before its first field runs: limits, then the authorization plan."""
+"""What happens once per operation, before its first field runs: limits, ``_entities`` representations,
+then the authorization plan."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from govgraph.auth.operation import plan_operation
 from govgraph.errors import GovgraphError
 from govgraph.operation.collection import FieldCollection
 from govgraph.operation.limits import check
+from govgraph.operation.representations import check_representations
 from govgraph.resolvers.context import RequestContext
 
 
@@ -15,6 +17,10 @@ def prepare_operation(collection: FieldCollection, context: RequestContext) -> G
         problem = check(collection, context.limits)
         if problem is not None:
             return problem
+    if context.catalog is not None:
+        malformed = check_representations(collection, context.catalog)
+        if malformed is not None:
+            return malformed
     context.collection = collection
     if context.authorizer is not None:
         plan = plan_operation(

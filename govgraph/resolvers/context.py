@@ -39,6 +39,7 @@ class RequestContext:
     requirements: Any = None
     limits: Any = None
     """The query ``Limits``, measured before the first field runs."""
+    catalog: Any = None
     sdl_open: bool = True
     """Whether this caller may read ``_service { sdl }``."""
     hide_suggestions: bool = False

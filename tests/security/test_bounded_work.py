@@ -210,3 +210,33 @@ async def test_circular_introspection_is_refused_but_graphiqls_is_served(client:
     ).json()
     assert "errors" not in graphiql
     assert graphiql["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
+@pytest.mark.parametrize(
+    "representation, problem",
+    [
+        ('{__typename: "Nope"}', "__typename must name an entity: Enterprise, Household, Person, Property"),
+        ('{idNumber: "110101199003071233"}', "__typename must name an entity"),
+        ('"Person"', "must be an object with __typename"),
+        ('{__typename: "Person"}', "a Person needs idNumber as a string"),
+        ('{__typename: "Person", idNumber: 7}', "a Person needs idNumber as a string"),
+        (
+            '{__typename: "Person", idNumber: "123"}',
+            "invalid IdNumber: a resident ID number has 18 characters",
+        ),
+        ('{__typename: "Enterprise", creditCode: "91110101MA01BXQ80Z"}', "invalid CreditCode"),
+    ],
+)
+async def test_malformed_representations_are_bad_user_input(
+    client: httpx.AsyncClient, queries: QueryCounter, representation: str, problem: str
+) -> None:
+    queries.reset()
+    query = f'{{ _entities(representations: [{{__typename: "Enterprise", creditCode: "{EXAMPLE_TECH}"}}, {representation}]) {{ __typename }} }}'
+    response = await client.post("/graphql", json={"query": query}, headers=TAX)
+    body = response.json()
+    assert body["data"] is None
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["message"].startswith(f"_entities representation 1: {problem}")
+    assert "INTERNAL" not in response.text
+    assert queries.total == 0
