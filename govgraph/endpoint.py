@@ -177,7 +177,7 @@ class GraphQLEndpoint(GraphQL):
         if record is None and not context.released:
             return set()
         if record is not None and not record.sensitive and not context.released:
-            writer.enqueue(record)
+            await writer.record(record)  # committed, or journaled: durable before release either way
             return set()
         try:
             if record is None:

@@ -55,6 +55,7 @@ from govgraph.schema.root import entity_root_fields
 from govgraph.settings import Settings
 from govgraph.sources.base import Source
 from govgraph.sources.breaker import BreakerSource, CircuitBreaker
+from govgraph.sources.engines import Engines
 from govgraph.sources.sql import SqlSource
 
 logger = logging.getLogger("govgraph.server")
@@ -93,13 +94,20 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        sources = build_sources(catalog, settings)
+        engines = Engines(settings.pool_size, settings.connect_timeout)
+        sources = build_sources(catalog, settings, engines)
         app.state.sources = sources
-        audit_store = AuditStore(settings.audit_url)
+        app.state.engines = engines
+        audit_store = AuditStore(
+            settings.audit_url,
+            pool_size=settings.audit_pool_size,
+            timeout=settings.audit_timeout,
+            connect_timeout=settings.connect_timeout,
+        )
         app.state.audit_store = audit_store
         _prepare_sqlite_directory(settings.audit_url)
         await asyncio.gather(audit_store.open(), *(source.open() for source in sources.values()))
-        audit_writer = AuditWriter(audit_store, settings.audit_spool)
+        audit_writer = AuditWriter(audit_store, settings.audit_spool, timeout=settings.audit_timeout)
         app.state.audit_writer = audit_writer
         await audit_writer.start()
         cache = RowCache(
@@ -264,8 +272,10 @@ def consumer_departments(catalog: Catalog, policy: Policy) -> list[str]:
     return sorted({department for department in named if department})
 
 
-def build_sources(catalog: Catalog, settings: Settings) -> dict[str, Source]:
-    """One SQL source per department, each behind its own circuit breaker."""
+def build_sources(catalog: Catalog, settings: Settings, engines: Engines | None = None) -> dict[str, Source]:
+    """One SQL source per department, each behind its own circuit breaker; departments in one database
+    share its connection pool."""
+    engines = engines or Engines(settings.pool_size, settings.connect_timeout)
     return {
         department.id: BreakerSource(
             SqlSource(
@@ -275,6 +285,7 @@ def build_sources(catalog: Catalog, settings: Settings) -> dict[str, Source]:
                 db_schema=department.source.db_schema,
                 timeout=department.source.timeout,
                 max_concurrency=department.source.max_concurrency,
+                engines=engines,
             ),
             CircuitBreaker(department.id, settings.breaker_failures, settings.breaker_cool_down),
         )

@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     """Items a list is assumed to hold when the query does not say (persons' properties, a household's members)."""
     readiness_timeout: float = 3.0
     """Seconds /readyz waits for each department."""
+    pool_size: int = 8
+    """Connections each server process keeps to one department database; departments in one database share
+    them (see the connection budget in docs/operations.md)."""
+    connect_timeout: float = 5.0
+    """Seconds to establish a database connection (departments and audit store)."""
 
     jwt_secret: SecretStr | None = None
     """HS256 secret (development only). Unset in development: the demo secret, which `govgraph token` uses."""
@@ -86,7 +91,12 @@ class Settings(BaseSettings):
     audit_url: str = "sqlite+aiosqlite:///var/audit.db"
     """The audit store: SQLite by default, ``postgresql+asyncpg://...`` for several processes."""
     audit_spool: Path = Path("var/audit-spool.jsonl")
-    """Where queued internal-only audit records go if the store is down at shutdown; replayed at start."""
+    """The local audit journal: records of released responses that the store could not take in time,
+    fsync'd before release and replayed into the store when it answers (shared safely by processes)."""
+    audit_timeout: float = 5.0
+    """Seconds a response waits for its audit record's commit; past it, protected values are withheld."""
+    audit_pool_size: int = 4
+    """Connections each server process keeps to a PostgreSQL audit store."""
 
     cache_url: str | None = None
     """Unset: an in-process memory cache. ``redis://host:6379/0``: shared by every process."""

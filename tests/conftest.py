@@ -157,18 +157,34 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 
 
 class QueryCounter:
-    """Counts the SQL statements each department's engine really executes."""
+    """Counts the SQL statements each department's database really executes.
+
+    Departments in one database share an engine; a statement is then the department's whose schema it
+    names."""
 
     def __init__(self, app: Starlette) -> None:
         self.counts: dict[str, int] = dict.fromkeys(app.state.sources, 0)
         self._listeners: list[tuple[Any, Any]] = []
+        by_engine: dict[int, tuple[Any, list[str]]] = {}
         for department, source in app.state.sources.items():
+            engine = source.engine.sync_engine
+            by_engine.setdefault(id(engine), (engine, []))[1].append(department)
+        for engine, departments in by_engine.values():
 
-            def count(*_: Any, department: str = department) -> None:
-                self.counts[department] += 1
+            def count(
+                _connection: Any, _cursor: Any, statement: str, *_: Any, departments: list[str] = departments
+            ) -> None:
+                if len(departments) == 1:
+                    self.counts[departments[0]] += 1
+                    return
+                named = [
+                    department for department in departments if f"{department}." in statement.replace('"', "")
+                ]
+                for department in named[:1]:
+                    self.counts[department] += 1
 
-            event.listen(source.engine.sync_engine, "before_cursor_execute", count)
-            self._listeners.append((source.engine.sync_engine, count))
+            event.listen(engine, "before_cursor_execute", count)
+            self._listeners.append((engine, count))
 
     def reset(self) -> None:
         for department in self.counts:

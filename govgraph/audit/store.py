@@ -4,14 +4,23 @@ SQLite by default, PostgreSQL when ``GOVGRAPH_AUDIT_URL`` says so. Every
 append takes the next positions of one ordered chain: on PostgreSQL under a
 transaction-scoped advisory lock, so several server processes write one
 chain; everywhere, a unique position and retry catch any race.
+
+Its tables are created once, under a lock (a session advisory lock on
+PostgreSQL, a file lock beside a SQLite file), so server processes starting
+together on a fresh database do not collide. Waits are bounded: for a
+pooled connection, for a new one, and for each statement.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import logging
+import os
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -42,6 +51,7 @@ from govgraph.errors import AuditUnavailable
 logger = logging.getLogger("govgraph.audit")
 
 ADVISORY_LOCK_KEY = 0x60F6_A0D1
+MIGRATION_LOCK_KEY = 0x60F6_A0D2
 APPEND_ATTEMPTS = 8
 
 
@@ -81,8 +91,13 @@ USAGE_DIMENSIONS = {
 
 
 class AuditStore:
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 4, timeout: float = 5.0, connect_timeout: float = 5.0
+    ) -> None:
         self._url = url
+        self.pool_size = pool_size
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
         self._postgres = url.startswith("postgresql")
         self._engine: AsyncEngine | None = None
         self._ready = False
@@ -94,8 +109,15 @@ class AuditStore:
 
     async def open(self) -> None:
         options: dict[str, Any] = {}
-        if not self._postgres:
-            options["connect_args"] = {"timeout": 5}
+        if self._postgres:
+            options.update(
+                pool_size=self.pool_size,
+                max_overflow=0,
+                pool_timeout=self.timeout,
+                connect_args={"timeout": self.connect_timeout, "command_timeout": self.timeout},
+            )
+        else:
+            options["connect_args"] = {"timeout": self.connect_timeout}
         self._engine = create_async_engine(self._url, **options)
         if not self._postgres:
             sa.event.listen(self._engine.sync_engine, "connect", _sqlite_write_ahead_log)
@@ -118,21 +140,48 @@ class AuditStore:
         return self._engine
 
     async def _migrate(self) -> None:
-        async with self.engine.begin() as connection:
-            await connection.run_sync(metadata.create_all)
-            version = (
+        """Create the tables once, whichever process gets there first."""
+        if self._postgres:
+            async with self.engine.connect() as connection:
                 await connection.execute(
-                    sa.select(audit_meta.c.value).where(audit_meta.c.name == "schema_version")
+                    sa.text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
                 )
-            ).scalar()
-            if version is None:
-                await connection.execute(
-                    sa.insert(audit_meta).values(name="schema_version", value=str(SCHEMA_VERSION))
-                )
+                try:
+                    await self._create(connection)
+                    await connection.commit()
+                finally:
+                    await connection.execute(
+                        sa.text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                    )
+                    await connection.commit()
+        else:
+            async with _file_lock(self._url), self.engine.connect() as connection:
+                await self._create(connection)
+                await connection.commit()
         self._ready = True
 
-    async def append(self, records: Sequence[AuditRecord]) -> list[int]:
-        """Commit records at the end of the chain; their positions once committed."""
+    async def _create(self, connection: Any) -> None:
+        await connection.run_sync(metadata.create_all)
+        await connection.execute(
+            sa.text(
+                f"CREATE INDEX IF NOT EXISTS govgraph_audit_records_request_id ON {audit_records.name} (request_id)"
+            )
+        )
+        version = (
+            await connection.execute(
+                sa.select(audit_meta.c.value).where(audit_meta.c.name == "schema_version")
+            )
+        ).scalar()
+        if version is None:
+            await connection.execute(
+                sa.insert(audit_meta).values(name="schema_version", value=str(SCHEMA_VERSION))
+            )
+
+    async def append(self, records: Sequence[AuditRecord], *, skip_recorded: bool = False) -> list[int]:
+        """Commit records at the end of the chain; their positions once committed.
+
+        ``skip_recorded``: leave out records whose request id the chain already holds (a journal replayed
+        twice, or a commit that went through after its request had given up on it)."""
         if not records:
             return []
         try:
@@ -141,7 +190,7 @@ class AuditStore:
             for _ in range(APPEND_ATTEMPTS):
                 try:
                     async with self._lock:
-                        return await self._append(records)
+                        return await self._append(records, skip_recorded)
                 except IntegrityError:
                     await asyncio.sleep(0.01)
             raise AuditUnavailable()
@@ -149,12 +198,16 @@ class AuditStore:
             logger.error("audit store write failed: %s", type(error).__name__)
             raise AuditUnavailable() from None
 
-    async def _append(self, records: Sequence[AuditRecord]) -> list[int]:
+    async def _append(self, records: Sequence[AuditRecord], skip_recorded: bool) -> list[int]:
         async with self.engine.begin() as connection:
             if self._postgres:
                 await connection.execute(
                     sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
                 )
+            if skip_recorded:
+                records = await self._unrecorded(connection, records)
+                if not records:
+                    return []
             last = (
                 await connection.execute(
                     sa.select(audit_records.c.position, audit_records.c.record_hash)
@@ -184,6 +237,21 @@ class AuditStore:
             if usage_rows:
                 await connection.execute(sa.insert(audit_usage), usage_rows)
         return positions
+
+    async def _unrecorded(self, connection: Any, records: Sequence[AuditRecord]) -> list[AuditRecord]:
+        recorded: set[str] = set()
+        identifiers = list(dict.fromkeys(record.request_id for record in records))
+        for start in range(0, len(identifiers), 1000):
+            chunk = identifiers[start : start + 1000]
+            rows = await connection.execute(
+                sa.select(audit_records.c.request_id).where(audit_records.c.request_id.in_(chunk))
+            )
+            recorded.update(row.request_id for row in rows)
+        unique: dict[str, AuditRecord] = {}
+        for record in records:
+            if record.request_id not in recorded:
+                unique.setdefault(record.request_id, record)
+        return list(unique.values())
 
     async def scan(self, batch: int = 1000) -> AsyncIterator[StoredRecord]:
         """Every record in chain order."""
@@ -310,6 +378,23 @@ class AuditStore:
                 (await connection.execute(sa.select(sa.func.count()).select_from(audit_records))).scalar()
                 or 0
             )
+
+
+@contextlib.asynccontextmanager
+async def _file_lock(url: str) -> AsyncIterator[None]:
+    """An exclusive lock on a file beside the SQLite database (none for an in-memory one)."""
+    path = url.split(":///", 1)[-1].split("?", 1)[0]
+    if ":memory:" in url or path.startswith("file:") or not path:
+        yield
+        return
+    lock_path = Path(f"{path}.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        await asyncio.to_thread(fcntl.flock, descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
 
 
 def _sqlite_write_ahead_log(connection: Any, _: Any) -> None:

@@ -1,11 +1,22 @@
-"""``AuditWriter``: when a request's record is written, and what happens if it can't be.
+"""``AuditWriter``: every record is durable before its response leaves, cheaply.
 
-- A record that releases conditional or sensitive data is committed before
-  the response leaves (``commit``); if that fails, the caller withholds.
-- A record of internal data only is queued and written in batches
-  (``enqueue``); the queue is flushed on a clean shutdown, and whatever
-  still cannot be written is spooled to a local file and replayed at the
-  next start, so nothing acknowledged is lost.
+- **Group commit.** A request hands its record over and waits. One
+  committer task takes every record waiting, appends them in one
+  transaction (one extension of the hash chain, one fsync), and wakes their
+  requests. Under load, many requests share one commit.
+- **A deadline.** A request waits at most ``timeout`` seconds for its
+  commit. A store that hangs (a paused connection, a held lock) costs a
+  request that long, never more; the stuck attempt is left to finish or
+  fail in the background, and the next batch tries again.
+- **When the store cannot take a record in time**, ``commit`` raises
+  ``AuditUnavailable``: a response carrying conditional or sensitive values
+  then withholds them. ``record`` (for responses with nothing protected)
+  writes the record to the local, fsync'd journal instead and returns; the
+  response is released only after that.
+- **The journal is replayed** into the store at start-up and whenever the
+  store answers again, by one process at a time, skipping records the
+  store already holds (by request id). So no record of a released response
+  is lost, even to ``kill -9``, and none is stored twice.
 """
 
 from __future__ import annotations
@@ -15,92 +26,191 @@ import contextlib
 import logging
 from pathlib import Path
 
-import orjson
-
-from govgraph.audit.records import AuditRecord, FieldDecision, canonical_content, entity_from_dict
+from govgraph.audit.journal import Journal
+from govgraph.audit.records import AuditRecord
 from govgraph.audit.store import AuditStore
 from govgraph.errors import AuditUnavailable
 
 logger = logging.getLogger("govgraph.audit")
 
+Waiting = tuple[AuditRecord, "asyncio.Future[None]"]
+
 
 class AuditWriter:
     def __init__(
-        self, store: AuditStore, spool: Path, *, flush_interval: float = 0.5, batch: int = 200
+        self,
+        store: AuditStore,
+        journal: Path,
+        *,
+        timeout: float = 5.0,
+        batch: int = 500,
+        replay_interval: float = 5.0,
+        max_stuck: int = 4,
     ) -> None:
         self.store = store
-        self.spool = spool
-        self.flush_interval = flush_interval
+        self.journal = Journal(journal)
+        self.timeout = timeout
         self.batch = batch
-        self._pending: list[AuditRecord] = []
-        self._task: asyncio.Task[None] | None = None
-        self._flush_lock = asyncio.Lock()
+        self.replay_interval = replay_interval
+        self.max_stuck = max_stuck
+        self.commits = 0
+        """Transactions committed: fewer than records under load (group commit)."""
+        self._waiting: list[Waiting] = []
+        self._wake = asyncio.Event()
+        self._stuck: set[asyncio.Task[list[int]]] = set()
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        await self._replay_spool()
-        self._task = asyncio.create_task(self._run(), name="govgraph-audit-writer")
+        await self.replay()
+        self._tasks = [
+            asyncio.create_task(self._commit_forever(), name="govgraph-audit-commits"),
+            asyncio.create_task(self._replay_forever(), name="govgraph-audit-journal"),
+        ]
 
     async def commit(self, record: AuditRecord) -> None:
-        """Write now; raises ``AuditUnavailable`` when the store can't be written."""
-        await self.store.append([record])
+        """Return once the record is committed; ``AuditUnavailable`` if that cannot happen by the deadline."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((record, future))
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(future), self.timeout)
+        except TimeoutError:
+            future.cancel()  # not yet taken into a batch: it never will be
+            raise AuditUnavailable() from None
 
-    def enqueue(self, record: AuditRecord) -> None:
-        self._pending.append(record)
-
-    async def flush(self) -> None:
-        async with self._flush_lock:
-            while self._pending:
-                batch = self._pending[: self.batch]
-                await self.store.append(batch)
-                del self._pending[: len(batch)]
+    async def record(self, record: AuditRecord) -> None:
+        """Commit, or else journal: on return the record is durable either way."""
+        try:
+            await self.commit(record)
+        except AuditUnavailable:
+            await asyncio.to_thread(self.journal.append, [record])
+            logger.warning("audit store unavailable: record of request %s journaled", record.request_id)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        """Commit what is waiting (or journal it); stop the background tasks."""
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        try:
-            await self.flush()
-        except AuditUnavailable:
-            self._write_spool()
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.flush_interval)
+                await task
+        self._tasks = []
+        waiting, self._waiting = self._waiting, []
+        pending = [record for record, future in waiting if not future.done()]
+        if pending:
             try:
-                await self.flush()
-            except AuditUnavailable:
-                logger.error("audit store unavailable; %d queued records wait", len(self._pending))
+                await asyncio.wait_for(self.store.append(pending), self.timeout)
+            except (AuditUnavailable, TimeoutError):
+                await asyncio.to_thread(self.journal.append, pending)
+                logger.error("audit store unavailable at shutdown; journaled %d records", len(pending))
+        for _, future in waiting:
+            if not future.done():
+                future.set_result(None)
+        for task in self._stuck:
+            task.cancel()
 
-    def _write_spool(self) -> None:
-        if not self._pending:
-            return
-        self.spool.parent.mkdir(parents=True, exist_ok=True)
-        with self.spool.open("ab") as spool:
-            for record in self._pending:
-                spool.write(canonical_content(record) + b"\n")
-        logger.error(
-            "audit store unavailable at shutdown; spooled %d records to %s", len(self._pending), self.spool
-        )
-        self._pending.clear()
+    async def flush(self) -> None:
+        """Commit whatever is waiting now, and replay the journal if the store answers."""
+        if self._waiting:
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiting.append((_NOTHING, done))
+            self._wake.set()
+            with contextlib.suppress(AuditUnavailable):
+                await asyncio.wait_for(asyncio.shield(done), self.timeout)
+        await self.replay()
 
-    async def _replay_spool(self) -> None:
-        if not self.spool.exists():
-            return
-        records = [_from_canonical(line) for line in self.spool.read_bytes().splitlines() if line.strip()]
+    async def replay(self) -> int:
+        """Move the journal's records into the store; how many were stored (0 when it cannot answer)."""
+        if not self.journal.pending():
+            return 0
+        stored = 0
+        for claimed in await asyncio.to_thread(self.journal.claim):
+            try:
+                with self.journal.replaying(claimed) as records:
+                    if records is None:
+                        continue
+                    stored += await self._replay(records, claimed)
+            except _KeepJournal:
+                break
+        return stored
+
+    async def _replay(self, records: list[AuditRecord], claimed: Path) -> int:
         try:
-            await self.store.append(records)
-        except AuditUnavailable:
-            logger.error("audit store unavailable; %d spooled records stay in %s", len(records), self.spool)
+            positions = await asyncio.wait_for(
+                self.store.append(records, skip_recorded=True), max(self.timeout, 30.0)
+            )
+        except (AuditUnavailable, TimeoutError):
+            logger.error("audit store unavailable; %d journaled records wait in %s", len(records), claimed)
+            raise _KeepJournal() from None
+        logger.info(
+            "replayed %d journaled audit records (%d were already stored)",
+            len(positions),
+            len(records) - len(positions),
+        )
+        return len(positions)
+
+    async def _commit_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._waiting:
+                taken = self._waiting[: self.batch]
+                del self._waiting[: self.batch]
+                for marker in [future for record, future in taken if record is _NOTHING]:
+                    marker.set_result(None)  # a flush: everything before it is taken
+                batch = [
+                    (record, future)
+                    for record, future in taken
+                    if record is not _NOTHING and not future.done()
+                ]
+                if batch:
+                    await self._commit_batch(batch)
+
+    async def _commit_batch(self, batch: list[Waiting]) -> None:
+        if len(self._stuck) >= self.max_stuck:
+            _fail(batch)  # the store hangs: answer at once rather than pile up more stuck attempts
             return
-        self.spool.unlink()
-        logger.info("replayed %d spooled audit records", len(records))
+        # Held here until it ends, or in self._stuck if it outlives the deadline.
+        attempt = asyncio.create_task(self.store.append([record for record, _ in batch]))  # noqa: RUF006
+        done, _ = await asyncio.wait({attempt}, timeout=self.timeout)
+        if not done:
+            self._stuck.add(attempt)
+            attempt.add_done_callback(self._unstuck)
+            logger.error(
+                "audit store did not answer within %.1fs; %d records not committed", self.timeout, len(batch)
+            )
+            _fail(batch)
+            return
+        error = attempt.exception()
+        if error is not None:
+            if not isinstance(error, AuditUnavailable):
+                logger.error("audit commit failed unexpectedly", exc_info=error)
+            _fail(batch)
+            return
+        self.commits += 1
+        for _, future in batch:
+            if not future.done():
+                future.set_result(None)
+
+    def _unstuck(self, attempt: asyncio.Task[list[int]]) -> None:
+        self._stuck.discard(attempt)
+        if not attempt.cancelled() and attempt.exception() is None:
+            logger.warning("a late audit commit went through; its requests had already been answered")
+
+    async def _replay_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.replay_interval)
+            with contextlib.suppress(_KeepJournal):
+                await self.replay()
 
 
-def _from_canonical(line: bytes) -> AuditRecord:
-    data = orjson.loads(line)
-    data["roles"] = tuple(data["roles"])
-    data["entities"] = tuple(entity_from_dict(entity) for entity in data["entities"])
-    data["fields"] = tuple(FieldDecision(**item) for item in data["fields"])
-    return AuditRecord(**data)
+_NOTHING = AuditRecord("", "", None, None, (), None, None, "", None)
+"""A marker in the queue: a flush waiting for everything before it to be taken."""
+
+
+class _KeepJournal(Exception):
+    """The store did not take the records: the claimed journal file stays for the next replay."""
+
+
+def _fail(batch: list[Waiting]) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(AuditUnavailable())

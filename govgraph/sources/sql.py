@@ -3,6 +3,12 @@
 The same code serves ``sqlite+aiosqlite`` and ``postgresql+asyncpg`` URLs.
 Tables are declared once from the catalog's column types, so dates,
 booleans and numbers come back as the same Python values from both.
+
+Time is split in two. Waiting for a slot (the department's concurrency
+limit, then its database's pool) is govgraph's own queue: it is bounded by
+the request's deadline and is never the department's fault. The
+department's ``timeout`` starts when the connection is in hand and covers
+only its own answer; only that counts towards its circuit breaker.
 """
 
 from __future__ import annotations
@@ -14,10 +20,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from govgraph.errors import SourceUnavailable
 from govgraph.sources.base import Row
+from govgraph.sources.engines import Engines, SharedEngine
 
 logger = logging.getLogger("govgraph.sources")
 
@@ -47,11 +54,14 @@ class SqlSource:
         timeout: float = 5.0,
         max_concurrency: int = 8,
         max_keys_per_query: int = MAX_KEYS_PER_QUERY,
+        engines: Engines | None = None,
     ) -> None:
         self.department = department
         self.max_keys_per_query = max_keys_per_query
         self.timeout = timeout
         self._url = url
+        self._engines = engines or Engines(pool_size=max_concurrency)
+        self._shared: SharedEngine | None = None
         self._metadata = sa.MetaData(schema=db_schema)
         self._tables = {
             name: sa.Table(
@@ -62,19 +72,18 @@ class SqlSource:
             for name, columns in tables.items()
         }
         self._slots = asyncio.Semaphore(max_concurrency)
-        self._max_concurrency = max_concurrency
-        self.engine: AsyncEngine | None = None
+
+    @property
+    def engine(self) -> AsyncEngine | None:
+        return self._shared.engine if self._shared is not None else None
 
     async def open(self) -> None:
-        options: dict[str, Any] = {"pool_pre_ping": False}
-        if self._url.startswith("postgresql"):
-            options.update(pool_size=self._max_concurrency, max_overflow=0)
-        self.engine = create_async_engine(self._url, **options)
+        self._shared = self._engines.open(self._url)
 
     async def close(self) -> None:
-        if self.engine is not None:
-            await self.engine.dispose()
-            self.engine = None
+        if self._shared is not None:
+            self._shared = None
+            await self._engines.release(self._url)
 
     async def check(self) -> None:
         """Every table govgraph reads answers (a reachable database missing a table is not ready)."""
@@ -116,17 +125,20 @@ class SqlSource:
         return [row[key_column] for row in await self._run(statement)]
 
     async def _run(self, statement: sa.Select[Any]) -> list[Row]:
-        if self.engine is None:
+        shared = self._shared
+        if shared is None:
             raise SourceUnavailable(self.department, "not connected")
-        try:
-            async with asyncio.timeout(self.timeout), self._slots, self.engine.connect() as connection:
-                result = await connection.execute(statement)
-                result_columns = result.keys()
-                names = [str(name) for name in result_columns]
-                return [dict(zip(names, row, strict=True)) for row in result]
-        except TimeoutError:
-            logger.warning("department %s timed out after %.1fs", self.department, self.timeout)
-            raise SourceUnavailable(self.department, "timed out") from None
-        except (SQLAlchemyError, OSError) as error:
-            logger.warning("department %s failed: %s", self.department, type(error).__name__)
-            raise SourceUnavailable(self.department) from None
+        # govgraph's own queue: bounded by the request's deadline (the loaders'), not the department's timeout.
+        async with self._slots, shared.slots:
+            try:
+                async with asyncio.timeout(self.timeout), shared.engine.connect() as connection:
+                    result = await connection.execute(statement)
+                    columns = result.keys()
+                    names = [str(name) for name in columns]
+                    return [dict(zip(names, row, strict=True)) for row in result]
+            except TimeoutError:
+                logger.warning("department %s timed out after %.1fs", self.department, self.timeout)
+                raise SourceUnavailable(self.department, "timed out") from None
+            except (SQLAlchemyError, OSError) as error:
+                logger.warning("department %s failed: %s", self.department, type(error).__name__)
+                raise SourceUnavailable(self.department) from None
