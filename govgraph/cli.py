@@ -198,7 +198,7 @@ def _token(arguments: argparse.Namespace) -> int:
 def _cache_invalidate(arguments: argparse.Namespace) -> int:
     from prometheus_client import CollectorRegistry
 
-    from govgraph.cache.backend import RedisBackend
+    from govgraph.cache.backend import CacheUnavailable, RedisBackend
     from govgraph.cache.metrics import CacheMetrics
     from govgraph.cache.policy import CachePolicy
     from govgraph.cache.rows import RowCache
@@ -244,6 +244,12 @@ def _cache_invalidate(arguments: argparse.Namespace) -> int:
         )
         try:
             deleted = await cache.invalidate(arguments.department, arguments.key)
+        except CacheUnavailable:
+            print(
+                "govgraph: the shared cache (GOVGRAPH_CACHE_URL) cannot be reached; nothing was invalidated",
+                file=sys.stderr,
+            )
+            return 2
         finally:
             await cache.backend.close()
         what = f"{arguments.entity} {arguments.key}" if arguments.key else "all entries"

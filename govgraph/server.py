@@ -44,10 +44,18 @@ from govgraph.catalog.loader import load_catalog
 from govgraph.catalog.model import Catalog
 from govgraph.endpoint import GraphQLEndpoint
 from govgraph.errors import SourceUnavailable
+from govgraph.http.admission import AdmissionMiddleware
 from govgraph.http.forwarded import ClientAddressMiddleware
 from govgraph.http.guard import PREFLIGHT_HEADERS, GraphQLHTTPGuard
 from govgraph.http.persisted import PersistedDocuments, load_manifest
-from govgraph.http.ratelimit import MemoryBuckets, Rate, RateLimitMiddleware, RedisBuckets
+from govgraph.http.ratelimit import (
+    Buckets,
+    FallbackBuckets,
+    MemoryBuckets,
+    Rate,
+    RateLimitMiddleware,
+    RedisBuckets,
+)
 from govgraph.operation.extensions import text_limits_extension, validation_extension
 from govgraph.operation.limits import Limits
 from govgraph.schema.build import build_schema
@@ -80,7 +88,7 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
     schema, _ = build_schema(
         catalog, policy, extensions=_extensions(settings, limits), hide_suggestions=production
     )
-    buckets = RedisBuckets(settings.rate_limit_url) if settings.rate_limit_url else MemoryBuckets()
+    buckets = _buckets(settings)
     persisted = _persisted_documents(settings)
     graphql = GraphQLEndpoint(
         schema,
@@ -111,7 +119,12 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
         app.state.audit_writer = audit_writer
         await audit_writer.start()
         cache = RowCache(
-            backend_for(settings.cache_url, settings.cache_max_entries),
+            backend_for(
+                settings.cache_url,
+                settings.cache_max_entries,
+                pool_size=settings.redis_pool_size,
+                timeout=settings.redis_timeout,
+            ),
             CachePolicy(catalog),
             app.state.cache_metrics,
             partitions=consumer_departments(catalog, policy),
@@ -203,20 +216,33 @@ def _persisted_documents(settings: Settings) -> PersistedDocuments | None:
 def _question_window(settings: Settings) -> QuestionWindow:
     if settings.rate_limit_url:
         return RedisQuestions(
-            settings.rate_limit_url, settings.verify_window, settings.max_verify_questions_per_window
+            settings.rate_limit_url,
+            settings.verify_window,
+            settings.max_verify_questions_per_window,
+            pool_size=settings.redis_pool_size,
+            timeout=settings.redis_timeout,
         )
     return MemoryQuestions(settings.verify_window, settings.max_verify_questions_per_window)
 
 
+def _buckets(settings: Settings) -> Buckets:
+    if not settings.rate_limit_url:
+        return MemoryBuckets()
+    shared = RedisBuckets(
+        settings.rate_limit_url, pool_size=settings.redis_pool_size, timeout=settings.redis_timeout
+    )
+    return FallbackBuckets(shared, fail_closed=settings.rate_limit_fail_closed)
+
+
 def _middleware(
     settings: Settings,
-    buckets: MemoryBuckets | RedisBuckets,
+    buckets: Buckets,
     persisted: PersistedDocuments | None,
     policy: Policy,
     catalog: Catalog,
 ) -> list[Middleware]:
     """Outermost first: the client address, CORS (when configured), the HTTP guard, authentication,
-    rate limits."""
+    rate limits, admission (the bounded queue)."""
     router_credential = settings.router_credential.get_secret_value() if settings.router_credential else None
     middleware = [
         Middleware(ClientAddressMiddleware, trusted=settings.trusted_proxies),
@@ -239,6 +265,12 @@ def _middleware(
             per_subject=Rate(settings.rate_limit_per_subject),
             per_department=Rate(settings.rate_limit_per_department),
             anonymous=Rate(settings.rate_limit_anonymous),
+        ),
+        Middleware(
+            AdmissionMiddleware,
+            max_concurrent=settings.max_concurrent_requests,
+            max_queued=settings.max_queued_requests,
+            queue_timeout=settings.queue_timeout,
         ),
     ]
     if settings.cors_allow_origins:

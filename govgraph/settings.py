@@ -42,6 +42,18 @@ class Settings(BaseSettings):
     """Requests a minute one client address may make without a token."""
     rate_limit_url: str | None = None
     """``redis://...`` to share rate-limit buckets between processes; unset: per process."""
+    rate_limit_fail_closed: bool = False
+    """When the shared buckets cannot be reached: false, count per process (logged); true, refuse with 503."""
+    redis_pool_size: int = 32
+    """Connections each process keeps to each Redis use (cache, rate limits, question budget)."""
+    redis_timeout: float = 2.0
+    """Seconds to wait for a Redis connection or answer; past it, govgraph falls back (see docs/operations.md)."""
+    max_concurrent_requests: int = 64
+    """GraphQL requests one process runs at once; more wait in a queue."""
+    max_queued_requests: int = 512
+    """Requests one process lets wait; beyond, 503 with Retry-After at once."""
+    queue_timeout: float = 5.0
+    """Seconds a request may wait in the queue before it is answered 503 with Retry-After."""
     persisted_queries: bool = True
     """Apollo automatic persisted queries (sha256 hashes)."""
     persisted_queries_max_bytes: int = 8 * 1024 * 1024

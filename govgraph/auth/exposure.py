@@ -74,7 +74,9 @@ def find_exposures(catalog: Catalog, policy: Policy) -> list[Exposure]:
                                     entity,
                                 ),
                             )
-    return sorted(found.values(), key=lambda item: (item.role, item.purpose or "", item.protected, item.exposed))
+    return sorted(
+        found.values(), key=lambda item: (item.role, item.purpose or "", item.protected, item.exposed)
+    )
 
 
 def _purposes(role: Role) -> list[str | None]:

@@ -11,7 +11,9 @@ with the time the window resets, and the refusal is audited.
 
 With ``GOVGRAPH_RATE_LIMIT_URL=redis://...`` the budget is shared by every
 process (an atomic Lua script per question); otherwise it is per process.
-Budget keys are hashes: neither officers' ids nor resident ids are stored.
+While Redis cannot be reached, each process budgets on its own and the log
+says so. Budget keys are hashes: neither officers' ids nor resident ids are
+stored.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from govgraph.redis_connections import REDIS_ERRORS, RedisHealth, redis_client
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,19 +113,37 @@ return 0
 
 class RedisQuestions:
     def __init__(
-        self, url: str, window: float, per_window: int, clock: Callable[[], float] = time.time
+        self,
+        url: str,
+        window: float,
+        per_window: int,
+        clock: Callable[[], float] = time.time,
+        *,
+        pool_size: int = 32,
+        timeout: float = 2.0,
     ) -> None:
-        import redis.asyncio as redis
-
         self.window = window
         self.per_window = per_window
         self.clock = clock
-        self._client = redis.from_url(url)
+        self._client = redis_client(url, pool_size=pool_size, timeout=timeout)
         self._ask = self._client.register_script(ASK_SCRIPT)
+        self._local = MemoryQuestions(window, per_window, clock)
+        self.health = RedisHealth("yes/no question budget")
 
     async def ask(self, questions: Sequence[Question]) -> list[float | None]:
         if not questions:
             return []
+        if self.health.usable:
+            try:
+                answers = await self._ask_shared(questions)
+            except REDIS_ERRORS as error:
+                self.health.failed(error)
+            else:
+                self.health.succeeded()
+                return answers
+        return await self._local.ask(questions)
+
+    async def _ask_shared(self, questions: Sequence[Question]) -> list[float | None]:
         window_ms = max(1, math.ceil(self.window * 1000))
         async with self._client.pipeline(transaction=False) as pipeline:
             for question in questions:
@@ -136,3 +158,5 @@ class RedisQuestions:
 
     async def close(self) -> None:
         await self._client.aclose()
+        await self._local.close()
+        await self._local.close()

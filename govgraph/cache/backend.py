@@ -6,7 +6,10 @@
   grow without limit; this one cannot.
 - ``RedisBackend``: aiocache's Redis cache (``GOVGRAPH_CACHE_URL=redis://...``),
   shared by every process, with a serializer that round-trips dates,
-  decimals and None exactly.
+  decimals and None exactly. Its pool is bounded and every wait has a
+  deadline; when Redis fails, reads raise ``CacheUnavailable`` (the row
+  cache then reads the departments directly) and writes are skipped, and
+  Redis is left alone for a few seconds before it is tried again.
 
 Both take and return whole entries in batches: one round trip for many keys.
 """
@@ -22,6 +25,11 @@ from urllib.parse import urlsplit
 from aiocache import RedisCache
 
 from govgraph.cache.serializer import RowSerializer
+from govgraph.redis_connections import REDIS_ERRORS, RedisHealth, pool_options
+
+
+class CacheUnavailable(Exception):
+    """The shared cache cannot be read now; read the departments instead."""
 
 
 class CacheBackend(Protocol):
@@ -84,7 +92,9 @@ class MemoryBackend:
 class RedisBackend:
     name = "redis"
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 32, timeout: float = 2.0, retry_after: float = 5.0
+    ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("redis", "rediss"):
             raise ValueError("GOVGRAPH_CACHE_URL must be a redis:// or rediss:// URL")
@@ -95,34 +105,56 @@ class RedisBackend:
             port=parts.port or 6379,
             db=database,
             password=parts.password,
-            timeout=2,
+            timeout=timeout,
+            **pool_options(pool_size, timeout),
         )
+        self.health = RedisHealth("row cache", retry_after)
 
     async def multi_get(self, keys: Sequence[str]) -> list[Any]:
         if not keys:
             return []
-        return await self._cache.multi_get(list(keys))
+        if not self.health.usable:
+            raise CacheUnavailable()
+        try:
+            values = await self._cache.multi_get(list(keys))
+        except REDIS_ERRORS as error:
+            self.health.failed(error)
+            raise CacheUnavailable() from None
+        self.health.succeeded()
+        return values
 
     async def multi_set(self, items: Sequence[tuple[str, Any]], ttl: int) -> None:
-        if items:
+        if not items or not self.health.usable:
+            return
+        try:
             await self._cache.multi_set(list(items), ttl=ttl)
+        except REDIS_ERRORS as error:
+            self.health.failed(error)
 
     async def delete(self, keys: Sequence[str]) -> int:
         if not keys:
             return 0
-        return int(await self._cache.client.delete(*keys))
+        try:
+            return int(await self._cache.client.delete(*keys))
+        except REDIS_ERRORS as error:
+            self.health.failed(error)
+            raise CacheUnavailable() from None
 
     async def delete_prefix(self, prefix: str) -> int:
         deleted = 0
         pattern = _escape_glob(prefix) + "*"
         batch: list[Any] = []
-        async for key in self._cache.client.scan_iter(match=pattern, count=1000):
-            batch.append(key)
-            if len(batch) >= 1000:
+        try:
+            async for key in self._cache.client.scan_iter(match=pattern, count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    deleted += int(await self._cache.client.delete(*batch))
+                    batch = []
+            if batch:
                 deleted += int(await self._cache.client.delete(*batch))
-                batch = []
-        if batch:
-            deleted += int(await self._cache.client.delete(*batch))
+        except REDIS_ERRORS as error:
+            self.health.failed(error)
+            raise CacheUnavailable() from None
         return deleted
 
     async def close(self) -> None:
@@ -133,7 +165,9 @@ def _escape_glob(text: str) -> str:
     return "".join(f"\\{char}" if char in "*?[]\\" else char for char in text)
 
 
-def backend_for(url: str | None, max_entries: int) -> CacheBackend:
+def backend_for(
+    url: str | None, max_entries: int, *, pool_size: int = 32, timeout: float = 2.0
+) -> CacheBackend:
     if url is None or url == "memory://":
         return MemoryBackend(max_entries)
-    return RedisBackend(url)
+    return RedisBackend(url, pool_size=pool_size, timeout=timeout)

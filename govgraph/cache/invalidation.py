@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 import asyncpg
 
+from govgraph.cache.backend import CacheUnavailable
 from govgraph.cache.rows import RowCache
 
 logger = logging.getLogger("govgraph.cache")
@@ -59,7 +60,10 @@ class InvalidationListener:
         task.add_done_callback(self._tasks.discard)
 
     async def _drop(self, department: str, key: object) -> None:
-        await self.cache.invalidate(department, None if key is None else str(key))
+        try:
+            await self.cache.invalidate(department, None if key is None else str(key))
+        except CacheUnavailable:
+            logger.error("cache invalidation for %s could not reach the shared cache", department)
         self.received += 1
 
 

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from govgraph.cache.backend import CacheBackend
+from govgraph.cache.backend import CacheBackend, CacheUnavailable
 from govgraph.cache.freshness import Demand, Freshness
 from govgraph.cache.metrics import CacheMetrics
 from govgraph.cache.policy import CachePolicy, ColumnGroup
@@ -87,9 +87,14 @@ class RowCache:
         groups = split.groups
         limits = [group.ttl if demand.max_age is None else min(group.ttl, demand.max_age) for group in groups]
         cached: dict[tuple[int, Any], list[Any]] = {}
+        unavailable = False
         if groups and not demand.no_cache:
             cache_keys = [row_key(group, key, partition) for group in groups for key in keys]
-            values = iter(await self.backend.multi_get(cache_keys))
+            try:
+                values = iter(await self.backend.multi_get(cache_keys))
+            except CacheUnavailable:
+                unavailable = True  # read the department; nothing cached can be revealed, so show it as live
+                values = iter([None] * len(cache_keys))
             for index in range(len(groups)):
                 for key in keys:
                     value = next(values)
@@ -165,8 +170,10 @@ class RowCache:
                 present = False
             if present:
                 result[key] = row
-        # A client demanding live data knows it got live data: nothing else to hide.
-        partitioned = [] if demand.no_cache else [index for index, group in enumerate(groups) if not group.shared]
+        # A client demanding live data knows it got live data, and with the cache down nothing was cached:
+        # nothing else to hide.
+        exact = demand.no_cache or unavailable
+        partitioned = [] if exact else [index for index, group in enumerate(groups) if not group.shared]
         if partitioned and not stale_used:
             shown_oldest = min(shown_oldest, *(window_start(now, limits[index]) for index in partitioned))
         if stale_used:
@@ -203,7 +210,12 @@ class RowCache:
         now = self.clock()
         suffix = ",".join(columns) + ":" + (SHARED if shared else partition)
         cache_keys = [lookup_prefix(department, table, match, key) + suffix for key in keys]
-        values = [None] * len(keys) if demand.no_cache else await self.backend.multi_get(cache_keys)
+        values: list[Any] = [None] * len(keys)
+        if not demand.no_cache:
+            try:
+                values = await self.backend.multi_get(cache_keys)
+            except CacheUnavailable:
+                exact = True
         limit = ttl if demand.max_age is None else min(ttl, demand.max_age)
         result: dict[Any, list[Row]] = {}
         missing: list[Any] = []
@@ -257,7 +269,8 @@ class RowCache:
         return {key: rows for key, rows in result.items() if rows}
 
     async def invalidate(self, department: str, key: Any | None = None) -> int:
-        """Drop a department's entries, or only those of one key (whatever entity, table or partition)."""
+        """Drop a department's entries, or only those of one key (whatever entity, table or partition).
+        ``CacheUnavailable`` when the shared cache cannot be reached."""
         if key is None:
             return await self.backend.delete_prefix(
                 f"{PREFIX}:row:{department}:"

@@ -5,6 +5,10 @@ their client address) and one from its department's. A bucket holds up
 to a minute's allowance and refills continuously. Over the limit: HTTP 429
 with ``Retry-After``. With ``GOVGRAPH_RATE_LIMIT_URL=redis://...`` every
 process draws from the same buckets (an atomic Lua script).
+
+When Redis fails, ``FallbackBuckets`` draws from per-process buckets and
+says so in the log, until Redis answers again; with
+``GOVGRAPH_RATE_LIMIT_FAIL_CLOSED=true`` it refuses instead, with ``503``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from govgraph.auth.principal import ANONYMOUS, Principal
 from govgraph.http.responses import send_error
+from govgraph.redis_connections import REDIS_ERRORS, RedisHealth, redis_client
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +88,11 @@ return tostring(wait)
 
 
 class RedisBuckets:
-    def __init__(self, url: str, clock: Callable[[], float] = time.time) -> None:
-        import redis.asyncio as redis
-
+    def __init__(
+        self, url: str, clock: Callable[[], float] = time.time, *, pool_size: int = 32, timeout: float = 2.0
+    ) -> None:
         self.clock = clock
-        self._client = redis.from_url(url)
+        self._client = redis_client(url, pool_size=pool_size, timeout=timeout)
         self._take = self._client.register_script(TAKE_SCRIPT)
 
     async def take(self, key: str, rate: Rate) -> float:
@@ -96,6 +101,37 @@ class RedisBuckets:
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+class BucketsUnavailable(Exception):
+    """The shared buckets cannot be reached and the limiter is set to fail closed."""
+
+
+class FallbackBuckets:
+    """Shared buckets while Redis answers; per-process ones (or a refusal) while it does not."""
+
+    def __init__(self, shared: Buckets, *, fail_closed: bool = False, retry_after: float = 5.0) -> None:
+        self.shared = shared
+        self.local = MemoryBuckets()
+        self.fail_closed = fail_closed
+        self.health = RedisHealth("rate limits", retry_after)
+
+    async def take(self, key: str, rate: Rate) -> float:
+        if self.health.usable:
+            try:
+                wait = await self.shared.take(key, rate)
+            except REDIS_ERRORS as error:
+                self.health.failed(error)
+            else:
+                self.health.succeeded()
+                return wait
+        if self.fail_closed:
+            raise BucketsUnavailable()
+        return await self.local.take(key, rate)
+
+    async def close(self) -> None:
+        await self.shared.close()
+        await self.local.close()
 
 
 class RateLimitMiddleware:
@@ -123,16 +159,18 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         principal: Principal = scope.get("state", {}).get("principal", ANONYMOUS)
-        if principal.authenticated:
-            waits = [await self.buckets.take(f"subject:{principal.subject}", self.per_subject)]
-            if principal.department:
-                waits.append(
-                    await self.buckets.take(f"department:{principal.department}", self.per_department)
-                )
-        else:
-            client = scope.get("client")
-            waits = [await self.buckets.take(f"address:{client[0] if client else 'unknown'}", self.anonymous)]
-        wait = max(waits)
+        try:
+            wait = await self._wait(scope, principal)
+        except BucketsUnavailable:
+            await send_error(
+                scope,
+                send,
+                503,
+                "RATE_LIMIT_UNAVAILABLE",
+                "rate limits cannot be checked now; retry shortly",
+                headers={"Retry-After": "5"},
+            )
+            return
         if wait > 0:
             seconds = max(1, math.ceil(wait))
             await send_error(
@@ -145,3 +183,15 @@ class RateLimitMiddleware:
             )
             return
         await self.app(scope, receive, send)
+
+    async def _wait(self, scope: Scope, principal: Principal) -> float:
+        if principal.authenticated:
+            waits = [await self.buckets.take(f"subject:{principal.subject}", self.per_subject)]
+            if principal.department:
+                waits.append(
+                    await self.buckets.take(f"department:{principal.department}", self.per_department)
+                )
+        else:
+            client = scope.get("client")
+            waits = [await self.buckets.take(f"address:{client[0] if client else 'unknown'}", self.anonymous)]
+        return max(waits)

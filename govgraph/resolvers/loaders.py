@@ -73,7 +73,14 @@ class Loaders:
                 async with self._within_deadline(department):
                     if cache is not None:
                         found = await cache.fetch(
-                            source, table, key_column, columns, keys, self.demand, self.freshness, self.partition
+                            source,
+                            table,
+                            key_column,
+                            columns,
+                            keys,
+                            self.demand,
+                            self.freshness,
+                            self.partition,
                         )
                     else:
                         found = await source.fetch(table, key_column, columns, keys)
@@ -97,7 +104,14 @@ class Loaders:
                 async with self._within_deadline(department):
                     if cache is not None:
                         found = await cache.lookup(
-                            source, table, match_column, columns, keys, self.demand, self.freshness, self.partition
+                            source,
+                            table,
+                            match_column,
+                            columns,
+                            keys,
+                            self.demand,
+                            self.freshness,
+                            self.partition,
                         )
                     else:
                         found = await source.lookup(table, match_column, columns, keys)
