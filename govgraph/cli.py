@@ -48,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=_positive, default=1)
+    serve.add_argument(
+        "--startup-timeout",
+        type=_positive,
+        default=60,
+        help="seconds a worker may take to start and to answer the supervisor's health check (default 60)",
+    )
     serve.set_defaults(run=_serve)
 
     token = commands.add_parser("token", help="print a demo token (HS256, development only)")
@@ -135,9 +141,18 @@ def _serve(arguments: argparse.Namespace) -> int:
 
     if arguments.catalog is not None:
         os.environ["GOVGRAPH_CATALOG"] = str(arguments.catalog.resolve())
+    from govgraph import connections
     from govgraph.settings import Settings
 
-    load_catalog(Settings().catalog)
+    settings = Settings()
+    catalog = load_catalog(settings.catalog)
+    lines, problems = connections.check(catalog, settings, arguments.workers)
+    for line in lines:
+        print(f"govgraph: {line}", file=sys.stderr)
+    if problems:
+        for problem in problems:
+            print(f"govgraph: refusing to start: {problem}", file=sys.stderr)
+        return 2
     uvicorn.run(
         "govgraph.server:create_app",
         factory=True,
@@ -148,6 +163,7 @@ def _serve(arguments: argparse.Namespace) -> int:
         # believe X-Forwarded-For from loopback by default.
         proxy_headers=False,
         server_header=False,
+        timeout_worker_healthcheck=arguments.startup_timeout,
     )
     return 0
 

@@ -8,6 +8,8 @@ so a test (or a server in another process) talks to it over real sockets.
 - ``resume()``: bytes flow again.
 - ``kill()``: every connection is reset and the port refuses connections.
 - ``restart()``: listening again on the same port.
+- ``latency``: seconds every chunk waits before it is forwarded, either way
+  (a department across a slow network: healthy, but far).
 """
 
 from __future__ import annotations
@@ -28,9 +30,12 @@ BUFFER = 65536
 
 
 class TcpProxy:
-    def __init__(self, target_host: str, target_port: int, port: int | None = None) -> None:
+    def __init__(
+        self, target_host: str, target_port: int, port: int | None = None, *, latency: float = 0.0
+    ) -> None:
         self.target = (target_host, target_port)
         self.port = port or free_port()
+        self.latency = latency
         self.connections = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"proxy-{self.port}", daemon=True)
@@ -77,7 +82,9 @@ class TcpProxy:
 
     async def _listen(self) -> None:
         if self._server is None:
-            self._server = await asyncio.start_server(self._accepted, "127.0.0.1", self.port, reuse_address=True)
+            self._server = await asyncio.start_server(
+                self._accepted, "127.0.0.1", self.port, reuse_address=True
+            )
 
     async def _kill(self) -> None:
         if self._server is not None:
@@ -115,6 +122,8 @@ class TcpProxy:
             data = await reader.read(BUFFER)
             if not data:
                 break
+            if self.latency:
+                await asyncio.sleep(self.latency)
             await self._flowing.wait()
             writer.write(data)
             await writer.drain()
@@ -123,8 +132,8 @@ class TcpProxy:
 
 
 @contextlib.contextmanager
-def tcp_proxy(target_host: str, target_port: int) -> Iterator[TcpProxy]:
-    proxy = TcpProxy(target_host, target_port)
+def tcp_proxy(target_host: str, target_port: int, *, latency: float = 0.0) -> Iterator[TcpProxy]:
+    proxy = TcpProxy(target_host, target_port, latency=latency)
     try:
         yield proxy
     finally:
@@ -149,13 +158,26 @@ class RedisServer:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
             cwd=self.directory,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         for _ in range(100):
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
+            ):
                 return
             time.sleep(0.05)
         raise RuntimeError(f"redis-server did not start on port {self.port}")
