@@ -63,11 +63,21 @@ class TcpProxy:
 
     def close(self) -> None:
         self.kill()
+        self._call(self._cancel_all())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+        self._loop.close()
 
     def _call(self, coroutine: object) -> object:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=30)  # type: ignore[arg-type]
+
+    async def _cancel_all(self) -> None:
+        assert self._flowing is not None
+        self._flowing.set()
+        tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _setup(self) -> None:
         self._flowing = asyncio.Event()
