@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import FieldNode, GraphQLResolveInfo
+from graphql import FieldNode, GraphQLResolveInfo, GraphQLSchema
 
 from govgraph.auth.masks import mask_amount_band
 from govgraph.catalog.model import Catalog, Entity, ObjectType
@@ -93,8 +93,8 @@ class EntityLoader:
         ``field_nodes`` are the nodes whose selection applies, when not ``info.field_nodes``.
         """
         context: RequestContext = info.context
-        plan = self._plan(context, info, entity_name, field_nodes or info.field_nodes)
-        fetched = await _fetch_all(context, plan.fetches, keys)
+        plan = self._plan(context, info.schema, entity_name, field_nodes or info.field_nodes)
+        fetched = await fetch_all(context, plan.fetches, keys)
         for position, (fetch, rows) in enumerate(zip(plan.fetches, fetched, strict=True)):
             # The home department's rows answer whether a record exists: reading them is an access too.
             if not isinstance(rows, BaseException) and (fetch.fills or position == 0):
@@ -237,21 +237,21 @@ class EntityLoader:
     def _plan(
         self,
         context: RequestContext,
-        info: GraphQLResolveInfo,
+        schema: GraphQLSchema,
         entity_name: str,
         field_nodes: Sequence[FieldNode],
     ) -> SelectionPlan:
         cache_key = (tuple(id(node) for node in field_nodes), entity_name)
         plan = context.plans.get(cache_key)
         if plan is None:
-            plan = self._build_plan(context, info, entity_name, field_nodes)
+            plan = self.plan_selection(context, schema, entity_name, field_nodes)
             context.plans[cache_key] = plan
         return plan
 
-    def _build_plan(
+    def plan_selection(
         self,
         context: RequestContext,
-        info: GraphQLResolveInfo,
+        schema: GraphQLSchema,
         entity_name: str,
         field_nodes: Sequence[FieldNode],
     ) -> SelectionPlan:
@@ -259,7 +259,7 @@ class EntityLoader:
         entity = self.catalog.entities[entity_name]
         collection = context.collection
         operation_plan = context.plan
-        selected = _by_name(collection.subfields_of_nodes(info.schema.get_type(entity_name), field_nodes))
+        selected = _by_name(collection.subfields_of_nodes(schema.get_type(entity_name), field_nodes))
         by_department: dict[str, list[Fill]] = {entity.home_department: []}
         for name, keyed in selected.items():
             catalog_field = self.bands[entity_name].get(name) or entity.fields.get(name)
@@ -287,7 +287,7 @@ class EntityLoader:
         checks = None
         if "verify" in selected:
             checks = self.types[f"{entity_name}Checks"]
-            checks_type = info.schema.get_type(f"{entity_name}Checks")
+            checks_type = schema.get_type(f"{entity_name}Checks")
             for verify_key, verify_nodes in selected["verify"]:
                 asked = _by_name(collection.subfields_of_nodes(checks_type, verify_nodes))
                 for name, keyed in asked.items():
@@ -323,7 +323,7 @@ def _by_name(grouped: Mapping[str, Any]) -> dict[str, list[tuple[str, list[Field
     return selected
 
 
-async def _fetch_all(
+async def fetch_all(
     context: RequestContext, fetches: Sequence[DepartmentFetch], keys: Sequence[Any]
 ) -> list[list[Row | None] | BaseException]:
     """Every department's rows for the keys, concurrently; a department's failure is returned, not raised.

@@ -48,6 +48,8 @@ class Loaders:
         self.freshness = Freshness()
         self._rows: dict[LoaderKey, DataLoader[Any, Row | None]] = {}
         self._lookups: dict[LoaderKey, DataLoader[Any, list[Row]]] = {}
+        self._rows_of: dict[LoaderKey, dict[Any, Row | None]] = {}
+        self._lookups_of: dict[LoaderKey, dict[Any, list[Row]]] = {}
         self._questions: DataLoader[Question, float | None] | None = None
 
     def questions(self, window: QuestionWindow) -> DataLoader[Question, float | None]:
@@ -63,31 +65,15 @@ class Loaders:
     def rows(
         self, department: str, table: str, key_column: str, columns: tuple[str, ...]
     ) -> DataLoader[Any, Row | None]:
+        """A per-key loader: every key asked in one tick goes to the department together."""
         loader_key = (department, table, key_column, columns)
         loader = self._rows.get(loader_key)
         if loader is None:
-            source = self._sources[department]
-            cache = self._cache
 
             async def load(keys: Sequence[Any]) -> list[Row | None]:
-                async with self._within_deadline(department):
-                    if cache is not None:
-                        found = await cache.fetch(
-                            source,
-                            table,
-                            key_column,
-                            columns,
-                            keys,
-                            self.demand,
-                            self.freshness,
-                            self.partition,
-                        )
-                    else:
-                        found = await source.fetch(table, key_column, columns, keys)
-                        self.freshness.record(department, time.time(), "live", None)
-                return [found.get(key) for key in keys]
+                return await self._fetch(loader_key, keys)
 
-            loader = DataLoader(load, max_batch_size=source.max_keys_per_query)
+            loader = DataLoader(load, max_batch_size=self._sources[department].max_keys_per_query)
             self._rows[loader_key] = loader
         return loader
 
@@ -97,30 +83,69 @@ class Loaders:
         loader_key = (department, table, match_column, columns)
         loader = self._lookups.get(loader_key)
         if loader is None:
-            source = self._sources[department]
-            cache = self._cache
 
             async def load(keys: Sequence[Any]) -> list[list[Row]]:
-                async with self._within_deadline(department):
-                    if cache is not None:
-                        found = await cache.lookup(
-                            source,
-                            table,
-                            match_column,
-                            columns,
-                            keys,
-                            self.demand,
-                            self.freshness,
-                            self.partition,
-                        )
-                    else:
-                        found = await source.lookup(table, match_column, columns, keys)
-                        self.freshness.record(department, time.time(), "live", None)
-                return [found.get(key, []) for key in keys]
+                return await self._look_up(loader_key, keys)
 
-            loader = DataLoader(load, max_batch_size=source.max_keys_per_query)
+            loader = DataLoader(load, max_batch_size=self._sources[department].max_keys_per_query)
             self._lookups[loader_key] = loader
         return loader
+
+    async def rows_of(
+        self, department: str, table: str, key_column: str, columns: tuple[str, ...], keys: Sequence[Any]
+    ) -> list[Row | None]:
+        """The rows for many keys at once, for a caller that has batched them itself (the compiled plan):
+        no future per key. Each key is fetched once per request; chunks go to the department together."""
+        loader_key = (department, table, key_column, columns)
+        known = self._rows_of.setdefault(loader_key, {})
+        await self._batched(loader_key, keys, known, self._fetch)
+        return [known[key] for key in keys]
+
+    async def lookups_of(
+        self, department: str, table: str, match_column: str, columns: tuple[str, ...], keys: Sequence[Any]
+    ) -> list[list[Row]]:
+        loader_key = (department, table, match_column, columns)
+        known = self._lookups_of.setdefault(loader_key, {})
+        await self._batched(loader_key, keys, known, self._look_up)
+        return [known[key] for key in keys]
+
+    async def _batched(
+        self, loader_key: LoaderKey, keys: Sequence[Any], known: dict[Any, Any], batch: Any
+    ) -> None:
+        missing = [key for key in dict.fromkeys(keys) if key not in known]
+        if not missing:
+            return
+        size = self._sources[loader_key[0]].max_keys_per_query
+        chunks = [missing[start : start + size] for start in range(0, len(missing), size)]
+        results = await asyncio.gather(*(batch(loader_key, chunk) for chunk in chunks))
+        for chunk, found in zip(chunks, results, strict=True):
+            known.update(zip(chunk, found, strict=True))
+
+    async def _fetch(self, loader_key: LoaderKey, keys: Sequence[Any]) -> list[Row | None]:
+        department, table, key_column, columns = loader_key
+        source = self._sources[department]
+        async with self._within_deadline(department):
+            if self._cache is not None:
+                found = await self._cache.fetch(
+                    source, table, key_column, columns, keys, self.demand, self.freshness, self.partition
+                )
+            else:
+                found = await source.fetch(table, key_column, columns, keys)
+                self.freshness.record(department, time.time(), "live", None)
+        return [found.get(key) for key in keys]
+
+    async def _look_up(self, loader_key: LoaderKey, keys: Sequence[Any]) -> list[list[Row]]:
+        department, table, match_column, columns = loader_key
+        source = self._sources[department]
+        async with self._within_deadline(department):
+            if self._cache is not None:
+                found = await self._cache.lookup(
+                    source, table, match_column, columns, keys, self.demand, self.freshness, self.partition
+                )
+            else:
+                found = await source.lookup(table, match_column, columns, keys)
+                self.freshness.record(department, time.time(), "live", None)
+        return [found.get(key, []) for key in keys]
 
     async def scan(
         self,

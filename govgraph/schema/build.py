@@ -10,6 +10,7 @@ import strawberry
 import strawberry.tools
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -31,7 +32,41 @@ logger = logging.getLogger("govgraph.schema")
 
 
 class GovgraphSchema(strawberry.federation.Schema):
-    """Logs only unexpected errors, with the request id; expected ones are the client's business."""
+    """Logs only unexpected errors, with the request id; expected ones are the client's business.
+
+    ``_entities`` is resolved here rather than per representation: the keys of each type are looked up
+    together, as one batch, and each item's errors are placed at its own index.
+    """
+
+    catalog: Catalog
+    entity_loader: EntityLoader
+
+    async def entities_resolver(  # type: ignore[override]
+        self, info: strawberry.Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        context: RequestContext = info.context
+        results: list[Any] = [None] * len(representations)
+        by_type: dict[str, list[tuple[int, str]]] = {}
+        for index, representation in enumerate(representations):
+            entity = self.catalog.entities[representation["__typename"]]
+            if context.authorizer is not None:
+                decision = context.authorizer.decide(context.principal, f"{entity.name}.{entity.key_field}")
+                if not decision.allowed:
+                    results[index] = Forbidden(f"_entities({entity.name})", decision.reason or "denied")
+                    continue
+            by_type.setdefault(entity.name, []).append((index, representation[entity.key_field]))
+        base = tuple(info._raw_info.path.as_list())
+        for entity_name, items in by_type.items():
+            instances = await self.entity_loader.load(
+                info._raw_info,
+                entity_name,
+                [key for _, key in items],
+                in_list=True,
+                item_paths=[((*base, index),) for index, _ in items],
+            )
+            for (index, _), instance in zip(items, instances, strict=True):
+                results[index] = instance
+        return results
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -76,6 +111,8 @@ def build_schema(
             scalar_map=SCALAR_MAP,
         ),
     )
+    schema.catalog = catalog
+    schema.entity_loader = entities
     return schema, entities
 
 
