@@ -17,6 +17,7 @@ import time
 import uuid
 from typing import Any
 
+import orjson
 from graphql import ExecutionResult, GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -36,6 +37,7 @@ from govgraph.catalog.model import Catalog
 from govgraph.errors import AuditUnavailable, GovgraphError
 from govgraph.http.responses import GRAPHQL_RESPONSE, accepts_graphql_response
 from govgraph.operation.limits import Limits
+from govgraph.plan.cache import PlanCache
 from govgraph.resolvers.context import RequestContext
 from govgraph.resolvers.loaders import Loaders
 
@@ -52,9 +54,11 @@ class GraphQLEndpoint(GraphQL):
         requirements: Any,
         limits: Limits,
         production: bool = False,
+        plans: PlanCache | None = None,
         **options: Any,
     ) -> None:
         super().__init__(schema, **options)
+        self.plans = plans
         self.catalog = catalog
         self.authorizer = authorizer
         self.requirements = requirements
@@ -86,6 +90,8 @@ class GraphQLEndpoint(GraphQL):
             requirements=self.requirements,
             limits=self.limits,
             catalog=self.catalog,
+            entities=self.schema.entity_loader,
+            compiled_plans=self.plans,
             sdl_open=not self.production
             or principal.authenticated
             or bool(request.scope.get("state", {}).get("router_credential")),
@@ -146,7 +152,7 @@ class GraphQLEndpoint(GraphQL):
                 persisted.learn(*learn)
         response: GraphQLHTTPResponse = {"data": result.data}
         if errors:
-            response["errors"] = errors
+            response["errors"] = in_response_order(errors, result.data)
         extensions: dict[str, Any] = {**(result.extensions or {}), "requestId": request_id}
         if context is not None:
             cache = getattr(request.app.state, "cache", None)
@@ -156,6 +162,9 @@ class GraphQLEndpoint(GraphQL):
                 extensions["cacheControl"] = context.cache_note
         response["extensions"] = extensions
         return response
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
 
     def _may_bypass_cache(self, principal: Principal) -> bool:
         if self.authorizer is None:
@@ -197,6 +206,31 @@ class GraphQLEndpoint(GraphQL):
             )
             return withheld
         return set()
+
+
+def in_response_order(errors: list[dict[str, Any]], data: Any) -> list[dict[str, Any]]:
+    """Errors without a path first, then by where their path falls in the response, in document order.
+
+    GraphQL leaves the order open; one fixed order makes every way of running an operation (graphql-core,
+    a compiled plan) answer byte for byte the same."""
+
+    def position(error: dict[str, Any]) -> tuple[Any, ...]:
+        path = error.get("path")
+        if not path:
+            return (0, (), error.get("message", ""))
+        steps: list[int] = []
+        node = data
+        for step in path:
+            if isinstance(step, int):
+                steps.append(step)
+                node = node[step] if isinstance(node, list) and step < len(node) else None
+            else:
+                keys = list(node) if isinstance(node, dict) else []
+                steps.append(keys.index(step) if step in keys else len(keys))
+                node = node.get(step) if isinstance(node, dict) else None
+        return (1, tuple(steps), error.get("message", ""))
+
+    return sorted(errors, key=position)
 
 
 def format_error(error: GraphQLError, request_id: str, *, hide_suggestions: bool = False) -> dict[str, Any]:

@@ -58,6 +58,7 @@ from govgraph.http.ratelimit import (
 )
 from govgraph.operation.extensions import text_limits_extension, validation_extension
 from govgraph.operation.limits import Limits
+from govgraph.plan.cache import PlanCache
 from govgraph.schema.build import build_schema
 from govgraph.schema.root import entity_root_fields
 from govgraph.settings import Settings
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
         requirements=requirements,
         limits=limits,
         production=production,
+        plans=PlanCache(settings.plan_cache_size) if settings.compiled_plans else None,
     )
 
     @contextlib.asynccontextmanager

@@ -21,12 +21,16 @@ from govgraph.resolvers.context import PathError
 ResponsePath = tuple[str | int, ...]
 
 
-def withhold(data: dict[str, Any], released: Iterable[Path]) -> list[PathError]:
-    """Null every released path still present in ``data`` (in place); an error for each nulled path."""
+def withhold(data: dict[str, Any], released: Iterable[Path | ResponsePath]) -> list[PathError]:
+    """Null every released path still present in ``data`` (in place); an error for each nulled path.
+
+    Paths are the executor's (graphql-core ``Path``) or a compiled plan's (tuples)."""
     error = AuditUnavailable()
     withheld: set[ResponsePath] = set()
     errors: list[PathError] = []
-    for path in sorted({tuple(path.as_list()) for path in released}, key=len):
+    # graphql-core's Path is itself a (named) tuple: tell it apart first.
+    paths = {tuple(path.as_list()) if isinstance(path, Path) else path for path in released}
+    for path in sorted(paths, key=len):
         if any(path[:length] in withheld for length in range(1, len(path))):
             continue
         if _null_at(data, path):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphql import GraphQLError, GraphQLObjectType
+from graphql import ExecutionResult, GraphQLError, GraphQLObjectType
 from graphql.execution import Executor
 from graphql.execution.collect_fields import CollectedFields, FieldDetailsList
 from graphql.pyutils import AwaitableOrValue, Path, Undefined
@@ -29,6 +29,10 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from govgraph.errors import GovgraphError
 from govgraph.operation.collection import FieldCollection
 from govgraph.operation.prepare import prepare_operation
+from govgraph.plan.cache import plan_key
+from govgraph.plan.compile import compile_operation
+from govgraph.plan.run import run
+from govgraph.plan.steps import CompiledOperation
 from govgraph.resolvers.context import RequestContext
 
 
@@ -75,7 +79,30 @@ class GovgraphExecutor(Executor):
             if context.plan is not None:
                 self.rules = context.plan.rules
             self.released = context.released
+            compiled = self._compiled(context)
+            if compiled is not None:
+                return self._run_compiled(compiled, context)
         return super().execute_operation(serially)
+
+    def _compiled(self, context: RequestContext) -> CompiledOperation | None:
+        """The operation's compiled plan, when plans are on and the plan covers every field it selects."""
+        plans = context.compiled_plans
+        if plans is None or context.entities is None or self.operation.operation.value != "query":
+            return None
+        plan = context.plan
+        question_denials = plan is not None and any(rule.question_denials for rule in plan.rules.values())
+        key = (
+            None
+            if question_denials
+            else plan_key(self.operation, context.principal.access_key, self.variable_values.coerced)
+        )
+        return plans.get_or_compile(
+            key, lambda: compile_operation(self.collection, context, context.entities, context.catalog)
+        )
+
+    async def _run_compiled(self, compiled: CompiledOperation, context: RequestContext) -> ExecutionResult:
+        data, errors = await run(compiled, context)
+        return ExecutionResult(data, errors or None)
 
     def collect_subfields(
         self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList

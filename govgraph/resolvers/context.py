@@ -40,6 +40,10 @@ class RequestContext:
     limits: Any = None
     """The query ``Limits``, measured before the first field runs."""
     catalog: Any = None
+    entities: Any = None
+    """The ``EntityLoader``, for compiled plans."""
+    compiled_plans: Any = None
+    """The app's ``PlanCache``; ``None`` runs every operation through graphql-core."""
     sdl_open: bool = True
     """Whether this caller may read ``_service { sdl }``."""
     hide_suggestions: bool = False

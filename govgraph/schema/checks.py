@@ -35,8 +35,10 @@ def build_checks_type(catalog: Catalog, entity: Entity) -> type | None:
     if not comparable:
         return None
     namespace: dict[str, Any] = {"__annotations__": {}}
+    answers: dict[str, Any] = {}
     for catalog_field in comparable:
         resolver = _resolver(catalog, catalog_field)
+        answers[catalog_field.name] = resolver
         namespace["__annotations__"][catalog_field.name] = Optional[bool]
         namespace[catalog_field.name] = strawberry.field(
             resolver=resolver,
@@ -45,6 +47,7 @@ def build_checks_type(catalog: Catalog, entity: Entity) -> type | None:
         )
     cls = type(checks_type_name(entity.name), (), namespace)
     cls.__module__ = __name__
+    cls.answers = answers  # type: ignore[attr-defined]  # the plain resolvers, for the compiled plan
     return strawberry.type(
         cls,
         name=checks_type_name(entity.name),

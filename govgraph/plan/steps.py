@@ -1,0 +1,184 @@
+"""A compiled plan is data: a frozen tree of steps, read by a small loop (``run.py``).
+
+Each entity selection is a ``Selection``: the departments and columns to fetch
+(the entity loader's own ``SelectionPlan``, so both paths ask the same
+questions of the same departments) and, in response order, what to put under
+each response key. Nothing here depends on a particular request's keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import FieldNode
+
+from govgraph.errors import Forbidden
+from govgraph.operation.collection import SelectedField
+from govgraph.resolvers.entities import SelectionPlan
+
+Serialize = Callable[[Any], Any]
+Transform = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Typename:
+    key: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Denied:
+    """``null`` plus ``FORBIDDEN`` at every place the field is reached; never fetched."""
+
+    key: str
+    error: Forbidden
+    nodes: tuple[FieldNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """A scalar of the entity: one fetch's column, through its mask, serialized as the schema does."""
+
+    key: str
+    name: str
+    fetch: int
+    column: str
+    transform: Transform
+    serialize: Serialize
+    protected: bool
+    nodes: tuple[FieldNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectLeaf:
+    key: str
+    column: str
+    serialize: Serialize
+    nodes: tuple[FieldNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectReference:
+    key: str
+    column: str
+    target: Selection
+    nodes: tuple[FieldNode, ...]
+
+
+ObjectField = ObjectLeaf | ObjectReference | Typename
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectValue:
+    """An object built from the same row (``SocialInsurance``): ``null`` when all its columns are."""
+
+    key: str
+    name: str
+    fetch: int
+    columns: tuple[str, ...]
+    fields: tuple[ObjectField, ...]
+    protected: bool
+    nodes: tuple[FieldNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    key: str
+    name: str
+    fetch: int
+    column: str
+    target: Selection
+    protected: bool
+    nodes: tuple[FieldNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EntityList:
+    """Rows of a lookup table whose ``match`` column holds the parent's key, each naming a target."""
+
+    key: str
+    parent_entity: str
+    department: str
+    table: str
+    match: str
+    column: str
+    target: Selection
+    protected: bool
+    nodes: tuple[FieldNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectList:
+    key: str
+    parent_entity: str
+    department: str
+    table: str
+    match: str
+    columns: tuple[str, ...]
+    fields: tuple[ObjectField, ...]
+    protected: bool
+    nodes: tuple[FieldNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """One yes/no question, answered by the same resolver graphql-core would call."""
+
+    key: str
+    name: str
+    field: SelectedField
+    """For its coerced conditions."""
+    answer: Callable[..., Any]
+    protected: bool
+    nodes: tuple[FieldNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Checks:
+    key: str
+    fields: tuple[Question | Denied | Typename, ...]
+
+
+Step = Typename | Denied | Leaf | ObjectValue | Reference | EntityList | ObjectList | Checks
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    entity: str
+    plan: SelectionPlan
+    fields: tuple[Step, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RootLookup:
+    """``person(idNumber:)`` or ``persons(idNumbers:)``: keys from the coerced arguments."""
+
+    key: str
+    entity: str
+    many: bool
+    field: SelectedField
+    selection: Selection
+    protected: bool
+    nodes: tuple[FieldNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RootEntities:
+    key: str
+    field: SelectedField
+    selections: dict[str, Selection]
+    """Runtime type → its selection."""
+    protected_items: frozenset[int]
+    nodes: tuple[FieldNode, ...]
+
+
+Root = Typename | Denied | RootLookup | RootEntities
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledOperation:
+    roots: tuple[Root, ...]
+    document: Any
+    """Held so that the nodes' identities the plan relies on outlive it."""
