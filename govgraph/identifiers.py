@@ -10,6 +10,8 @@ wrong; the message never repeats the input.
 from __future__ import annotations
 
 import datetime
+import functools
+import operator
 import re
 
 ID_NUMBER_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -22,13 +24,19 @@ _CREDIT_CODE_VALUES = {char: value for value, char in enumerate(CREDIT_CODE_ALPH
 
 
 def id_number_check_char(first17: str) -> str:
-    total = sum(int(digit) * weight for digit, weight in zip(first17, ID_NUMBER_WEIGHTS, strict=False))
+    total = sum(map(operator.mul, map(int, first17), ID_NUMBER_WEIGHTS))
     return ID_NUMBER_CHECK_CHARS[total % 11]
 
 
 def validate_id_number(value: str) -> str:
     if not isinstance(value, str):
         raise ValueError("a resident ID number must be a string")
+    return _valid_id_number(value)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _valid_id_number(value: str) -> str:
+    """Pure, so valid keys are remembered: lists of a thousand keys are validated on every request."""
     if len(value) != 18:
         raise ValueError(f"a resident ID number has 18 characters, got {len(value)}")
     if not _ID_NUMBER_SHAPE.match(value):

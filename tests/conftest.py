@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from sqlalchemy import event
 from starlette.applications import Starlette
 
 from govgraph import Settings, create_app
@@ -157,46 +156,25 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 
 
 class QueryCounter:
-    """Counts the SQL statements each department's database really executes.
-
-    Departments in one database share an engine; a statement is then the department's whose schema it
-    names."""
+    """Counts the statements each department's source really sends to its database."""
 
     def __init__(self, app: Starlette) -> None:
-        self.counts: dict[str, int] = dict.fromkeys(app.state.sources, 0)
-        self._listeners: list[tuple[Any, Any]] = []
-        by_engine: dict[int, tuple[Any, list[str]]] = {}
-        for department, source in app.state.sources.items():
-            engine = source.engine.sync_engine
-            by_engine.setdefault(id(engine), (engine, []))[1].append(department)
-        for engine, departments in by_engine.values():
+        self.sources = app.state.sources
+        self._start = {department: source.queries for department, source in self.sources.items()}
 
-            def count(
-                _connection: Any, _cursor: Any, statement: str, *_: Any, departments: list[str] = departments
-            ) -> None:
-                if len(departments) == 1:
-                    self.counts[departments[0]] += 1
-                    return
-                named = [
-                    department for department in departments if f"{department}." in statement.replace('"', "")
-                ]
-                for department in named[:1]:
-                    self.counts[department] += 1
-
-            event.listen(engine, "before_cursor_execute", count)
-            self._listeners.append((engine, count))
+    @property
+    def counts(self) -> dict[str, int]:
+        return {department: source.queries - self._start[department] for department, source in self.sources.items()}
 
     def reset(self) -> None:
-        for department in self.counts:
-            self.counts[department] = 0
+        self._start = {department: source.queries for department, source in self.sources.items()}
 
     @property
     def total(self) -> int:
         return sum(self.counts.values())
 
     def remove(self) -> None:
-        for engine, listener in self._listeners:
-            event.remove(engine, "before_cursor_execute", listener)
+        pass
 
 
 @pytest.fixture

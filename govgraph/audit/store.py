@@ -102,9 +102,12 @@ class AuditStore:
         self._engine: AsyncEngine | None = None
         self._ready = False
         self._lock = asyncio.Lock()
-        placeholders = "$1, $2, $3" if self._postgres else "?, ?, ?"
+        columns = f"{audit_entities.name} (position, entity_type, entity_key)"
+        # PostgreSQL: the whole index in one statement (three arrays), not one round of the protocol per row.
         self._insert_entities = (
-            f"INSERT INTO {audit_entities.name} (position, entity_type, entity_key) VALUES ({placeholders})"
+            f"INSERT INTO {columns} SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[])"
+            if self._postgres
+            else f"INSERT INTO {columns} VALUES (?, ?, ?)"
         )
 
     async def open(self) -> None:
@@ -231,9 +234,13 @@ class AuditStore:
                 previous = record_hash
             await connection.execute(sa.insert(audit_records), record_rows)
             if entity_rows:
-                # A request over 1000 persons indexes 1000 keys: straight to the driver's executemany,
-                # skipping per-row parameter processing that would dominate the audit's cost.
-                await connection.exec_driver_sql(self._insert_entities, entity_rows)
+                # A request over 1000 persons indexes 1000 keys: straight to the driver, skipping per-row
+                # parameter processing that would dominate the audit's cost.
+                if self._postgres:
+                    arrays = tuple(list(column) for column in zip(*entity_rows, strict=True))
+                    await connection.exec_driver_sql(self._insert_entities, arrays)
+                else:
+                    await connection.exec_driver_sql(self._insert_entities, entity_rows)
             if usage_rows:
                 await connection.execute(sa.insert(audit_usage), usage_rows)
         return positions

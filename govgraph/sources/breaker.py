@@ -80,6 +80,10 @@ class BreakerSource:
     def engine(self) -> Any:
         return getattr(self.source, "engine", None)
 
+    @property
+    def queries(self) -> int:
+        return int(getattr(self.source, "queries", 0))
+
     async def open(self) -> None:
         await self.source.open()
 

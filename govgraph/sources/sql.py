@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -25,8 +27,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from govgraph.errors import SourceUnavailable
 from govgraph.sources.base import Row
 from govgraph.sources.engines import Engines, SharedEngine
+from govgraph.sources.statements import KeyedSelect
 
 logger = logging.getLogger("govgraph.sources")
+
+DRIVER_ERRORS: tuple[type[BaseException], ...] = (
+    SQLAlchemyError,
+    OSError,
+    sqlite3.Error,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+"""What a department's database or its driver may raise: each is the department's failure."""
 
 SQL_TYPES: dict[str, type[sa.types.TypeEngine[Any]]] = {
     "String": sa.Text,
@@ -72,6 +84,9 @@ class SqlSource:
             for name, columns in tables.items()
         }
         self._slots = asyncio.Semaphore(max_concurrency)
+        self._statements: dict[tuple[Any, ...], KeyedSelect] = {}
+        self.queries = 0
+        """Statements sent to the department since start-up."""
 
     @property
     def engine(self) -> AsyncEngine | None:
@@ -93,20 +108,13 @@ class SqlSource:
     async def fetch(
         self, table: str, key_column: str, columns: Sequence[str], keys: Sequence[Any]
     ) -> dict[Any, Row]:
-        source_table = self._tables[table]
-        key = source_table.c[key_column]
-        selected = [key, *(source_table.c[column] for column in columns if column != key_column)]
-        rows = await self._run(sa.select(*selected).where(key.in_(keys)))
+        rows = await self._keyed(table, key_column, columns, keys, ordered=False)
         return {row[key_column]: row for row in rows}
 
     async def lookup(
         self, table: str, match_column: str, columns: Sequence[str], keys: Sequence[Any]
     ) -> dict[Any, list[Row]]:
-        source_table = self._tables[table]
-        match = source_table.c[match_column]
-        selected = [match, *(source_table.c[column] for column in columns if column != match_column)]
-        order = [match, *selected[1:]]
-        rows = await self._run(sa.select(*selected).where(match.in_(keys)).order_by(*order))
+        rows = await self._keyed(table, match_column, columns, keys, ordered=True)
         grouped: dict[Any, list[Row]] = {}
         for row in rows:
             grouped.setdefault(row[match_column], []).append(row)
@@ -124,6 +132,33 @@ class SqlSource:
             statement = statement.where(key > after)
         return [row[key_column] for row in await self._run(statement)]
 
+    async def _keyed(
+        self, table: str, match: str, columns: Sequence[str], keys: Sequence[Any], *, ordered: bool
+    ) -> list[dict[str, Any]]:
+        """Rows by key (or match column) through the driver, with one statement per (table, columns)."""
+        shared = self._shared
+        if shared is None:
+            raise SourceUnavailable(self.department, "not connected")
+        statement_key = (table, match, tuple(columns), ordered)
+        statement = self._statements.get(statement_key)
+        if statement is None:
+            statement = KeyedSelect.build(
+                shared.engine.dialect, self._tables[table], match, columns, ordered=ordered
+            )
+            self._statements[statement_key] = statement
+        async with self._slots, shared.slots:
+            try:
+                async with asyncio.timeout(self.timeout), shared.engine.connect() as connection:
+                    raw = await connection.get_raw_connection()
+                    self.queries += 1
+                    return await statement.fetch(raw.driver_connection, keys)
+            except TimeoutError:
+                logger.warning("department %s timed out after %.1fs", self.department, self.timeout)
+                raise SourceUnavailable(self.department, "timed out") from None
+            except DRIVER_ERRORS as error:
+                logger.warning("department %s failed: %s", self.department, type(error).__name__)
+                raise SourceUnavailable(self.department) from None
+
     async def _run(self, statement: sa.Select[Any]) -> list[Row]:
         shared = self._shared
         if shared is None:
@@ -132,6 +167,7 @@ class SqlSource:
         async with self._slots, shared.slots:
             try:
                 async with asyncio.timeout(self.timeout), shared.engine.connect() as connection:
+                    self.queries += 1
                     result = await connection.execute(statement)
                     columns = result.keys()
                     names = [str(name) for name in columns]
@@ -139,6 +175,6 @@ class SqlSource:
             except TimeoutError:
                 logger.warning("department %s timed out after %.1fs", self.department, self.timeout)
                 raise SourceUnavailable(self.department, "timed out") from None
-            except (SQLAlchemyError, OSError) as error:
+            except DRIVER_ERRORS as error:
                 logger.warning("department %s failed: %s", self.department, type(error).__name__)
                 raise SourceUnavailable(self.department) from None
