@@ -37,7 +37,7 @@ from govgraph.catalog.model import Catalog
 from govgraph.errors import AuditUnavailable, GovgraphError
 from govgraph.http.responses import GRAPHQL_RESPONSE, accepts_graphql_response
 from govgraph.operation.limits import Limits
-from govgraph.plan.cache import PlanCache
+from govgraph.operation.prepared import PreparedOperations
 from govgraph.resolvers.context import RequestContext
 from govgraph.resolvers.loaders import Loaders
 
@@ -54,11 +54,13 @@ class GraphQLEndpoint(GraphQL):
         requirements: Any,
         limits: Limits,
         production: bool = False,
-        plans: PlanCache | None = None,
+        prepared: PreparedOperations | None = None,
+        compile_plans: bool = True,
         **options: Any,
     ) -> None:
         super().__init__(schema, **options)
-        self.plans = plans
+        self.prepared = prepared
+        self.compile_plans = compile_plans
         self.catalog = catalog
         self.authorizer = authorizer
         self.requirements = requirements
@@ -91,7 +93,8 @@ class GraphQLEndpoint(GraphQL):
             limits=self.limits,
             catalog=self.catalog,
             entities=self.schema.entity_loader,
-            compiled_plans=self.plans,
+            prepared=self.prepared,
+            compile=self.compile_plans,
             sdl_open=not self.production
             or principal.authenticated
             or bool(request.scope.get("state", {}).get("router_credential")),

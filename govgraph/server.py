@@ -58,7 +58,7 @@ from govgraph.http.ratelimit import (
 )
 from govgraph.operation.extensions import text_limits_extension, validation_extension
 from govgraph.operation.limits import Limits
-from govgraph.plan.cache import PlanCache
+from govgraph.operation.prepared import PreparedOperations
 from govgraph.schema.build import build_schema
 from govgraph.schema.root import entity_root_fields
 from govgraph.settings import Settings
@@ -99,7 +99,8 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
         requirements=requirements,
         limits=limits,
         production=production,
-        plans=PlanCache(settings.plan_cache_size) if settings.compiled_plans else None,
+        prepared=PreparedOperations(settings.plan_cache_size),
+        compile_plans=settings.compiled_plans,
     )
 
     @contextlib.asynccontextmanager
@@ -194,7 +195,7 @@ def _extensions(settings: Settings, limits: Limits) -> list[Any]:
     Limits on the operation itself and the authorization plan are the executor's (``operation/``).
     """
     return [
-        text_limits_extension(limits),
+        text_limits_extension(limits, settings.document_cache_size),
         lambda: ParserCache(maxsize=settings.document_cache_size),
         validation_extension(
             settings.document_cache_size, hide_suggestions=settings.environment == "production"

@@ -67,7 +67,8 @@ class Settings(BaseSettings):
     compiled_plans: bool = True
     """Run covered operations as compiled plans; off, everything runs through graphql-core (the reference)."""
     plan_cache_size: int = 1000
-    """Compiled plans kept per process (per operation and decision set)."""
+    """Prepared operations (limits, authorization plan, compiled plan) kept per process, per operation and
+    decision set."""
     request_timeout: float = 10.0
     """Seconds a request may spend on departments in all; past it, remaining fetches fail fast."""
     breaker_failures: int = 5

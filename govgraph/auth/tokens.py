@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import datetime
 import re
+import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +30,10 @@ if TYPE_CHECKING:
 
 DEMO_SECRET = "govgraph-demo-secret-do-not-use-in-production"
 MAX_SUBJECT = 256
+REMEMBERED_TOKENS = 10_000
+REMEMBER_SECONDS = 60.0
+"""A verified token is remembered this long (and never past its expiry), so a client sending the same
+token with every request costs one signature check a minute, not one per request."""
 MAX_ROLES = 32
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 ASYMMETRIC_ALGORITHMS = ("RS256", "ES256")
@@ -54,15 +60,41 @@ class TokenVerifier:
         self._secret = secret
         self._public_key = public_key
         self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300) if jwks_url else None
+        self._verified: OrderedDict[str, tuple[Principal, float, float]] = OrderedDict()
 
     async def verify_async(self, token: str) -> Principal:
         """``verify``, off the event loop when keys may have to be fetched from the JWKS URL."""
+        known = self._remembered(token)
+        if known is not None:
+            return known
         if self._jwks is None:
             return self.verify(token)
         return await asyncio.to_thread(self.verify, token)
 
+    def _remembered(self, token: str) -> Principal | None:
+        """A token verified a moment ago, still unexpired: its signature need not be checked again."""
+        known = self._verified.get(token)
+        if known is None:
+            return None
+        principal, expires, verified_at = known
+        now = time.time()
+        if now >= expires or now - verified_at > REMEMBER_SECONDS:
+            del self._verified[token]
+            return None
+        return principal
+
     def verify(self, token: str) -> Principal:
         """The principal the token names; its ``purpose`` claim, if any, binds."""
+        known = self._remembered(token)
+        if known is not None:
+            return known
+        principal, expires = self._verify(token)
+        self._verified[token] = (principal, expires, time.time())
+        while len(self._verified) > REMEMBERED_TOKENS:
+            self._verified.popitem(last=False)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         claims = self._decode(token)
         subject = claims["sub"]
         if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT or not subject.isprintable():
@@ -82,13 +114,14 @@ class TokenVerifier:
         purpose = claims.get("purpose")
         if purpose is not None and (not isinstance(purpose, str) or not _NAME.fullmatch(purpose)):
             raise Unauthenticated("claim purpose must be a purpose name")
-        return Principal(
+        principal = Principal(
             subject=subject,
             department=department,
             roles=tuple(roles),
             purpose=purpose,
             authenticated=True,
         )
+        return principal, float(claims["exp"]) + self.leeway
 
     def _decode(self, token: str) -> dict[str, Any]:
         options = {"require": ["exp", "sub"], "verify_aud": self.audience is not None}

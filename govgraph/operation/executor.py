@@ -28,8 +28,8 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from govgraph.errors import GovgraphError
 from govgraph.operation.collection import FieldCollection
-from govgraph.operation.prepare import prepare_operation
-from govgraph.plan.cache import plan_key
+from govgraph.operation.prepare import apply, prepare_operation
+from govgraph.operation.prepared import Prepared
 from govgraph.plan.compile import compile_operation
 from govgraph.plan.run import run
 from govgraph.plan.steps import CompiledOperation
@@ -70,35 +70,42 @@ class GovgraphExecutor(Executor):
     def execute_operation(self, serially: bool | None = None) -> Any:
         context = self.context_value
         if isinstance(context, RequestContext):
-            refusal = prepare_operation(self.collection, context)
+            prepared = self._prepared(context)
+            refusal = prepared.refusal
             if refusal is not None:
                 self.collected_errors.add(
                     GraphQLError(refusal.message, self.operation, original_error=refusal), None
                 )
                 return self.build_response(None)
+            apply(prepared, self.collection, context)
             if context.plan is not None:
                 self.rules = context.plan.rules
             self.released = context.released
-            compiled = self._compiled(context)
+            compiled = self._compiled(prepared, context)
             if compiled is not None:
                 return self._run_compiled(compiled, context)
         return super().execute_operation(serially)
 
-    def _compiled(self, context: RequestContext) -> CompiledOperation | None:
+    def _prepared(self, context: RequestContext) -> Prepared:
+        cache = context.prepared
+        if cache is None:
+            return prepare_operation(self.collection, context)
+        return cache.get_or_prepare(
+            self.operation,
+            self.fragment_definitions,
+            (context.principal.access_key, context.sdl_open),
+            self.variable_values.coerced,
+            lambda: prepare_operation(self.collection, context),
+        )
+
+    def _compiled(self, prepared: Prepared, context: RequestContext) -> CompiledOperation | None:
         """The operation's compiled plan, when plans are on and the plan covers every field it selects."""
-        plans = context.compiled_plans
-        if plans is None or context.entities is None or self.operation.operation.value != "query":
+        if not context.compile or context.entities is None or self.operation.operation.value != "query":
             return None
-        plan = context.plan
-        question_denials = plan is not None and any(rule.question_denials for rule in plan.rules.values())
-        key = (
-            None
-            if question_denials
-            else plan_key(self.operation, context.principal.access_key, self.variable_values.coerced)
-        )
-        return plans.get_or_compile(
-            key, lambda: compile_operation(self.collection, context, context.entities, context.catalog)
-        )
+        if not prepared.compiled_ready:
+            prepared.compiled = compile_operation(self.collection, context, context.entities, context.catalog)
+            prepared.compiled_ready = True
+        return prepared.compiled
 
     async def _run_compiled(self, compiled: CompiledOperation, context: RequestContext) -> ExecutionResult:
         data, errors = await run(compiled, context)

@@ -18,14 +18,24 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from govgraph.operation.limits import Limits, check_text
 
 
-def text_limits_extension(limits: Limits) -> type[SchemaExtension]:
+def text_limits_extension(limits: Limits, max_entries: int = 1000) -> type[SchemaExtension]:
+    passed: OrderedDict[str, None] = OrderedDict()
+    """Texts already within the limits: a portal sends the same few documents all day."""
+
     class TextLimits(SchemaExtension):
         """Size and tokens, before the document is parsed: a huge document costs nothing to refuse."""
 
         def on_parse(self) -> Iterator[None]:
-            problem = check_text(self.execution_context.query or "", limits)
-            if problem is not None:
-                raise problem
+            query = self.execution_context.query or ""
+            if query in passed:
+                passed.move_to_end(query)
+            else:
+                problem = check_text(query, limits)
+                if problem is not None:
+                    raise problem
+                passed[query] = None
+                while len(passed) > max_entries:
+                    passed.popitem(last=False)
             yield
 
     return TextLimits

@@ -42,8 +42,10 @@ class RequestContext:
     catalog: Any = None
     entities: Any = None
     """The ``EntityLoader``, for compiled plans."""
-    compiled_plans: Any = None
-    """The app's ``PlanCache``; ``None`` runs every operation through graphql-core."""
+    prepared: Any = None
+    """The app's ``PreparedOperations``: limits, plans and compiled plans kept per operation and decision set."""
+    compile: bool = False
+    """Run covered operations as compiled plans (off: everything through graphql-core, the reference)."""
     sdl_open: bool = True
     """Whether this caller may read ``_service { sdl }``."""
     hide_suggestions: bool = False
