@@ -1,8 +1,10 @@
-"""``SqlSource``: one SQLAlchemy async adapter for SQLite and PostgreSQL.
+"""``SqlSource``: one adapter for department databases on SQLite and PostgreSQL.
 
 The same code serves ``sqlite+aiosqlite`` and ``postgresql+asyncpg`` URLs.
-Tables are declared once from the catalog's column types, so dates,
-booleans and numbers come back as the same Python values from both.
+Tables are declared once, with SQLAlchemy, from the catalog's column types;
+statements are built from them once and run on the driver (see
+``statements.py``), so dates, booleans and numbers come back as the same
+Python values from both.
 
 Time is split in two. Waiting for a slot (the department's concurrency
 limit, then its database's pool) is govgraph's own queue: it is bounded by
@@ -22,12 +24,11 @@ from typing import Any
 import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from govgraph.errors import SourceUnavailable
 from govgraph.sources.base import Row
 from govgraph.sources.engines import Engines, SharedEngine
-from govgraph.sources.statements import KeyedSelect
+from govgraph.sources.statements import KeyedSelect, ScanSelect, probe
 
 logger = logging.getLogger("govgraph.sources")
 
@@ -84,16 +85,12 @@ class SqlSource:
             for name, columns in tables.items()
         }
         self._slots = asyncio.Semaphore(max_concurrency)
-        self._statements: dict[tuple[Any, ...], KeyedSelect] = {}
+        self._statements: dict[tuple[Any, ...], KeyedSelect | ScanSelect] = {}
         self.queries = 0
         """Statements sent to the department since start-up."""
 
-    @property
-    def engine(self) -> AsyncEngine | None:
-        return self._shared.engine if self._shared is not None else None
-
     async def open(self) -> None:
-        self._shared = self._engines.open(self._url)
+        self._shared = await self._engines.open(self._url)
 
     async def close(self) -> None:
         if self._shared is not None:
@@ -103,7 +100,7 @@ class SqlSource:
     async def check(self) -> None:
         """Every table govgraph reads answers (a reachable database missing a table is not ready)."""
         for table in self._tables.values():
-            await self._run(sa.select(sa.literal(1)).select_from(table).limit(1))
+            await self._run(lambda driver, shared, table=table: _probe(driver, shared, table))
 
     async def fetch(
         self, table: str, key_column: str, columns: Sequence[str], keys: Sequence[Any]
@@ -123,58 +120,61 @@ class SqlSource:
     async def scan(
         self, table: str, key_column: str, *, equals: Mapping[str, Any], after: Any | None, limit: int
     ) -> list[Any]:
-        source_table = self._tables[table]
-        key = source_table.c[key_column]
-        statement = sa.select(key).order_by(key).limit(limit)
-        for column, value in equals.items():
-            statement = statement.where(source_table.c[column] == value)
-        if after is not None:
-            statement = statement.where(key > after)
-        return [row[key_column] for row in await self._run(statement)]
+        columns = sorted(equals)
+        statement_key = ("scan", table, key_column, tuple(columns), after is not None)
+
+        async def run(driver: Any, shared: SharedEngine) -> list[Any]:
+            statement = self._statements.get(statement_key)
+            if not isinstance(statement, ScanSelect):
+                statement = ScanSelect.build(
+                    shared.dialect, self._tables[table], key_column, columns, after=after is not None
+                )
+                self._statements[statement_key] = statement
+            parameters = [equals[column] for column in columns]
+            if after is not None:
+                parameters.append(after)
+            return await statement.keys(driver, [*parameters, limit])
+
+        return await self._run(run)
 
     async def _keyed(
         self, table: str, match: str, columns: Sequence[str], keys: Sequence[Any], *, ordered: bool
     ) -> list[dict[str, Any]]:
         """Rows by key (or match column) through the driver, with one statement per (table, columns)."""
-        shared = self._shared
-        if shared is None:
-            raise SourceUnavailable(self.department, "not connected")
         statement_key = (table, match, tuple(columns), ordered)
-        statement = self._statements.get(statement_key)
-        if statement is None:
-            statement = KeyedSelect.build(
-                shared.engine.dialect, self._tables[table], match, columns, ordered=ordered
-            )
-            self._statements[statement_key] = statement
-        async with self._slots, shared.slots:
-            try:
-                async with asyncio.timeout(self.timeout), shared.engine.connect() as connection:
-                    raw = await connection.get_raw_connection()
-                    self.queries += 1
-                    return await statement.fetch(raw.driver_connection, keys)
-            except TimeoutError:
-                logger.warning("department %s timed out after %.1fs", self.department, self.timeout)
-                raise SourceUnavailable(self.department, "timed out") from None
-            except DRIVER_ERRORS as error:
-                logger.warning("department %s failed: %s", self.department, type(error).__name__)
-                raise SourceUnavailable(self.department) from None
 
-    async def _run(self, statement: sa.Select[Any]) -> list[Row]:
+        async def run(driver: Any, shared: SharedEngine) -> list[dict[str, Any]]:
+            statement = self._statements.get(statement_key)
+            if not isinstance(statement, KeyedSelect):
+                statement = KeyedSelect.build(
+                    shared.dialect, self._tables[table], match, columns, ordered=ordered
+                )
+                self._statements[statement_key] = statement
+            return await statement.fetch(driver, keys)
+
+        return await self._run(run)
+
+    async def _run(self, work: Any) -> Any:
         shared = self._shared
         if shared is None:
             raise SourceUnavailable(self.department, "not connected")
         # govgraph's own queue: bounded by the request's deadline (the loaders'), not the department's timeout.
         async with self._slots, shared.slots:
             try:
-                async with asyncio.timeout(self.timeout), shared.engine.connect() as connection:
+                async with asyncio.timeout(self.timeout), shared.connection() as driver:
                     self.queries += 1
-                    result = await connection.execute(statement)
-                    columns = result.keys()
-                    names = [str(name) for name in columns]
-                    return [dict(zip(names, row, strict=True)) for row in result]
+                    return await work(driver, shared)
             except TimeoutError:
                 logger.warning("department %s timed out after %.1fs", self.department, self.timeout)
                 raise SourceUnavailable(self.department, "timed out") from None
             except DRIVER_ERRORS as error:
                 logger.warning("department %s failed: %s", self.department, type(error).__name__)
                 raise SourceUnavailable(self.department) from None
+
+
+async def _probe(driver: Any, shared: SharedEngine, table: sa.Table) -> None:
+    statement = probe(shared.dialect, table)
+    if shared.postgres:
+        await driver.fetch(statement)
+    else:
+        await driver.execute_fetchall(statement)

@@ -94,3 +94,38 @@ class KeyedSelect:
             }
             for record in records
         ]
+
+
+@dataclass(frozen=True, slots=True)
+class ScanSelect:
+    """A page of keys in key order, after a cursor, whose columns equal given values."""
+
+    sql: str
+    postgres: bool
+
+    @classmethod
+    def build(
+        cls, dialect: Dialect, table: sa.Table, key: str, equals: Sequence[str], *, after: bool
+    ) -> ScanSelect:
+        quote = dialect.identifier_preparer.quote
+        postgres = dialect.name == "postgresql"
+        source = ".".join(quote(part) for part in (table.schema, table.name) if part)
+        conditions = [f"{quote(column)} = {{}}" for column in equals]
+        if after:
+            conditions.append(f"{quote(key)} > {{}}")
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        template = f"SELECT {quote(key)} FROM {source}{where} ORDER BY {quote(key)} LIMIT {{}}"
+        count = template.count("{}")
+        placeholders = [f"${index}" for index in range(1, count + 1)] if postgres else ["?"] * count
+        return cls(template.format(*placeholders), postgres)
+
+    async def keys(self, driver: Any, parameters: Sequence[Any]) -> list[Any]:
+        if self.postgres:
+            return [record[0] for record in await driver.fetch(self.sql, *parameters)]
+        return [record[0] for record in await driver.execute_fetchall(self.sql, tuple(parameters))]
+
+
+def probe(dialect: Dialect, table: sa.Table) -> str:
+    """A statement that succeeds only if the table answers."""
+    quote = dialect.identifier_preparer.quote
+    return f"SELECT 1 FROM {'.'.join(quote(part) for part in (table.schema, table.name) if part)} LIMIT 1"
