@@ -164,7 +164,10 @@ class QueryCounter:
 
     @property
     def counts(self) -> dict[str, int]:
-        return {department: source.queries - self._start[department] for department, source in self.sources.items()}
+        return {
+            department: source.queries - self._start[department]
+            for department, source in self.sources.items()
+        }
 
     def reset(self) -> None:
         self._start = {department: source.queries for department, source in self.sources.items()}

@@ -39,12 +39,14 @@ from govgraph.audit.records import (
     field_dict,
 )
 from govgraph.audit.tables import (
+    POSTGRESQL_TABLES,
     SCHEMA_VERSION,
+    SQLITE_TABLES,
     audit_entities,
     audit_meta,
     audit_records,
+    audit_subjects,
     audit_usage,
-    metadata,
 )
 from govgraph.errors import AuditUnavailable
 
@@ -102,12 +104,10 @@ class AuditStore:
         self._engine: AsyncEngine | None = None
         self._ready = False
         self._lock = asyncio.Lock()
-        columns = f"{audit_entities.name} (position, entity_type, entity_key)"
-        # PostgreSQL: the whole index in one statement (three arrays), not one round of the protocol per row.
         self._insert_entities = (
-            f"INSERT INTO {columns} SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[])"
+            f"INSERT INTO {audit_subjects.name} (position, entity_type, entity_keys) VALUES ($1, $2, $3)"
             if self._postgres
-            else f"INSERT INTO {columns} VALUES (?, ?, ?)"
+            else f"INSERT INTO {audit_entities.name} (position, entity_type, entity_key) VALUES (?, ?, ?)"
         )
 
     async def open(self) -> None:
@@ -164,7 +164,8 @@ class AuditStore:
         self._ready = True
 
     async def _create(self, connection: Any) -> None:
-        await connection.run_sync(metadata.create_all)
+        tables = POSTGRESQL_TABLES if self._postgres else SQLITE_TABLES
+        await connection.run_sync(lambda sync: audit_meta.metadata.create_all(sync, tables=list(tables)))
         await connection.execute(
             sa.text(
                 f"CREATE INDEX IF NOT EXISTS govgraph_audit_records_request_id ON {audit_records.name} (request_id)"
@@ -178,6 +179,14 @@ class AuditStore:
         if version is None:
             await connection.execute(
                 sa.insert(audit_meta).values(name="schema_version", value=str(SCHEMA_VERSION))
+            )
+        elif int(version) < 2:
+            if self._postgres:
+                await _entities_to_subjects(connection)
+            await connection.execute(
+                sa.update(audit_meta)
+                .where(audit_meta.c.name == "schema_version")
+                .values(value=str(SCHEMA_VERSION))
             )
 
     async def append(self, records: Sequence[AuditRecord], *, skip_recorded: bool = False) -> list[int]:
@@ -219,28 +228,22 @@ class AuditStore:
                 )
             ).first()
             position, previous = (last.position, last.record_hash) if last else (0, GENESIS_HASH)
-            record_rows, entity_rows, usage_rows, positions = [], [], [], []
+            record_rows, usage_rows, positions = [], [], []
+            entity_rows: list[tuple[Any, ...]] = []
             for record in records:
                 position += 1
                 record_content_hash = content_hash(record)
                 record_hash = chain_hash(previous, record_content_hash, position)
                 record_rows.append(_record_row(position, record, record_content_hash, previous, record_hash))
-                entity_rows.extend(
-                    (position, entity_type, key)
-                    for entity_type, key in {(e.type, key) for e in record.entities for key in e.keys}
-                )
+                entity_rows.extend(_entity_rows(position, record, grouped=self._postgres))
                 usage_rows.extend(_usage_rows(position, record))
                 positions.append(position)
                 previous = record_hash
             await connection.execute(sa.insert(audit_records), record_rows)
             if entity_rows:
-                # A request over 1000 persons indexes 1000 keys: straight to the driver, skipping per-row
-                # parameter processing that would dominate the audit's cost.
-                if self._postgres:
-                    arrays = tuple(list(column) for column in zip(*entity_rows, strict=True))
-                    await connection.exec_driver_sql(self._insert_entities, arrays)
-                else:
-                    await connection.exec_driver_sql(self._insert_entities, entity_rows)
+                # Straight to the driver: a request over 1000 persons indexes 1000 keys, and SQLAlchemy's
+                # per-parameter processing would dominate the audit's cost.
+                await connection.exec_driver_sql(self._insert_entities, entity_rows)
             if usage_rows:
                 await connection.execute(sa.insert(audit_usage), usage_rows)
         return positions
@@ -319,11 +322,7 @@ class AuditStore:
             statement = statement.where(audit_records.c.occurred_at < where.occurred_to)
         if where.entity_key is not None:
             statement = statement.where(
-                audit_records.c.position.in_(
-                    sa.select(audit_entities.c.position).where(
-                        audit_entities.c.entity_key == where.entity_key
-                    )
-                )
+                audit_records.c.position.in_(self._positions_reading(None, where.entity_key))
             )
         if where.field is not None:
             statement = statement.where(
@@ -342,11 +341,7 @@ class AuditStore:
         statement = (
             sa.select(audit_records)
             .where(
-                audit_records.c.position.in_(
-                    sa.select(audit_entities.c.position).where(
-                        audit_entities.c.entity_type == entity_type, audit_entities.c.entity_key == entity_key
-                    )
-                ),
+                audit_records.c.position.in_(self._positions_reading(entity_type, entity_key)),
                 sa.or_(audit_records.c.subject.is_(None), audit_records.c.subject != entity_key),
             )
             .order_by(audit_records.c.position.desc())
@@ -359,6 +354,20 @@ class AuditStore:
         async with self.engine.connect() as connection:
             rows = (await connection.execute(statement)).mappings().all()
         return [_stored(row) for row in rows]
+
+    def _positions_reading(self, entity_type: str | None, entity_key: str) -> sa.Select[Any]:
+        """The positions of records that read this entity (of any type when ``entity_type`` is None)."""
+        if self._postgres:
+            statement = sa.select(audit_subjects.c.position).where(
+                audit_subjects.c.entity_keys.contains([entity_key])
+            )
+            if entity_type is not None:
+                statement = statement.where(audit_subjects.c.entity_type == entity_type)
+            return statement
+        statement = sa.select(audit_entities.c.position).where(audit_entities.c.entity_key == entity_key)
+        if entity_type is not None:
+            statement = statement.where(audit_entities.c.entity_type == entity_type)
+        return statement
 
     async def usage(
         self, occurred_from: str | None, occurred_to: str | None, group_by: Sequence[str]
@@ -436,6 +445,34 @@ def _record_row(
         "previous_hash": previous,
         "record_hash": record_hash,
     }
+
+
+def _entity_rows(position: int, record: AuditRecord, *, grouped: bool) -> list[tuple[Any, ...]]:
+    """(position, type, key) per entity read; ``grouped``: (position, type, [keys]) per type."""
+    keys: dict[str, dict[str, None]] = {}
+    for entity in record.entities:
+        keys.setdefault(entity.type, {}).update(dict.fromkeys(entity.keys))
+    if grouped:
+        return [(position, entity_type, list(found)) for entity_type, found in keys.items()]
+    return [(position, entity_type, key) for entity_type, found in keys.items() for key in found]
+
+
+async def _entities_to_subjects(connection: Any) -> None:
+    """Schema 1 to 2 on PostgreSQL: the per-key index rows become one array row per record and type."""
+    exists = (
+        await connection.execute(sa.text("SELECT to_regclass(:name)"), {"name": audit_entities.name})
+    ).scalar()
+    if exists is None:
+        return
+    await connection.execute(
+        sa.text(
+            f"INSERT INTO {audit_subjects.name} (position, entity_type, entity_keys) "
+            f"SELECT position, entity_type, array_agg(DISTINCT entity_key) FROM {audit_entities.name} "
+            "GROUP BY position, entity_type"
+        )
+    )
+    await connection.execute(sa.text(f"DROP TABLE {audit_entities.name}"))
+    logger.warning("audit store: entity index moved to %s (schema 2)", audit_subjects.name)
 
 
 def _usage_rows(position: int, record: AuditRecord) -> list[dict[str, Any]]:

@@ -1,8 +1,11 @@
 """govgraph's own audit tables, in their own database.
 
 - ``audit_records``: one row per request, in chain order (``position``).
-- ``audit_entities``: (position, type, key) for oversight and
-  citizens' access logs.
+- ``audit_entities`` (SQLite): (position, type, key) for oversight and
+  citizens' access logs; on PostgreSQL ``audit_subjects`` holds the same as
+  (position, type, keys[]) under a GIN index: a request over a thousand
+  people adds one row and a pending-list entry, not a thousand B-tree
+  insertions (about 1.3 ms instead of 5 ms a request).
 - ``audit_usage``: (position, provider, consumer, coordinate, purpose,
   decision, served_from, entities) for metering providers.
 
@@ -13,8 +16,10 @@ from it in the same transaction.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: on PostgreSQL, ``audit_subjects`` replaces ``audit_entities``."""
 
 metadata = sa.MetaData()
 
@@ -56,6 +61,15 @@ audit_entities = sa.Table(
     sa.Index("govgraph_audit_entities_key", "entity_type", "entity_key"),
 )
 
+audit_subjects = sa.Table(
+    "govgraph_audit_subjects",
+    metadata,
+    sa.Column("position", sa.BigInteger, nullable=False),
+    sa.Column("entity_type", sa.Text, nullable=False),
+    sa.Column("entity_keys", postgresql.ARRAY(sa.Text), nullable=False),
+    sa.Index("govgraph_audit_subjects_keys", "entity_keys", postgresql_using="gin"),
+)
+
 audit_usage = sa.Table(
     "govgraph_audit_usage",
     metadata,
@@ -69,3 +83,6 @@ audit_usage = sa.Table(
     sa.Column("served_from", sa.Text, nullable=False),
     sa.Column("entities", sa.Integer, nullable=False),
 )
+
+SQLITE_TABLES = (audit_meta, audit_records, audit_entities, audit_usage)
+POSTGRESQL_TABLES = (audit_meta, audit_records, audit_subjects, audit_usage)

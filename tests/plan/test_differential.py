@@ -144,7 +144,9 @@ async def test_the_generated_corpus_answers_byte_for_byte_alike(pair: tuple[Any,
         for headers in ROLES.values():
             await compare(pair, document.text, document.variables, headers, audit=False)
     prepared = compiled_app.router.routes[0].endpoint.prepared
-    compiled = [entry.prepared.compiled for entry in prepared._entries.values() if entry.prepared.compiled_ready]
+    compiled = [
+        entry.prepared.compiled for entry in prepared._entries.values() if entry.prepared.compiled_ready
+    ]
     assert sum(plan is not None for plan in compiled) > 100, "the corpus ran through compiled plans"
 
 

@@ -1,0 +1,121 @@
+"""The entity index behind citizens' access logs: found by any key, on both stores, across a schema upgrade."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from govgraph.audit.records import AuditRecord, EntityAccess, FieldDecision
+from govgraph.audit.store import AuditFilter, AuditStore
+from tests.conftest import require_service
+
+PERSONS = tuple(f"1101011990{index:08d}" for index in range(1500))
+
+
+def record(keys: tuple[str, ...], *, subject: str = "officer-1") -> AuditRecord:
+    return AuditRecord(
+        request_id=uuid.uuid4().hex,
+        occurred_at="2026-12-01T08:00:00.000000Z",
+        subject=subject,
+        department="taxation",
+        roles=("tax_officer",),
+        purpose="tax-audit",
+        operation_name=None,
+        document_hash="0" * 64,
+        client_address="127.0.0.1",
+        entities=(
+            EntityAccess("Person", "public_security", keys),
+            EntityAccess("Person", "taxation", keys[:10]),
+            EntityAccess("Enterprise", "market_regulation", ("91110101MA01BXQ80Y",)),
+        ),
+        fields=(FieldDecision("Person.name", "public_security", "internal", "read"),),
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path}/audit.db"
+        return
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    database = f"govgraph_test_index_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
+    await admin.execute(f'CREATE DATABASE "{database}"')
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await admin.close()
+
+
+async def test_every_key_of_a_large_request_finds_its_record(store_url: str) -> None:
+    store = AuditStore(store_url)
+    await store.open()
+    try:
+        [large] = await store.append([record(PERSONS)])
+        [small] = await store.append([record(PERSONS[:3])])
+        for key in (PERSONS[0], PERSONS[2], PERSONS[749], PERSONS[-1]):
+            found = [stored.position for stored in await store.access_log("Person", key, 10)]
+            assert found == ([small, large] if key in PERSONS[:3] else [large])
+        assert await store.access_log("Enterprise", PERSONS[0], 10) == []
+        by_key = await store.query(AuditFilter(entity_key="91110101MA01BXQ80Y"), 10, None)
+        assert [stored.position for stored in by_key] == [small, large]
+        assert await store.access_log("Person", "110101199999999999", 10) == []
+    finally:
+        await store.close()
+
+
+async def test_a_schema_1_postgresql_store_keeps_its_index_when_upgraded(tmp_path: Path) -> None:
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    database = f"govgraph_test_index_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
+    await admin.execute(f'CREATE DATABASE "{database}"')
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
+    try:
+        store = AuditStore(url)
+        await store.open()
+        positions = await store.append([record(PERSONS[:200]), record(PERSONS[100:300])])
+        await store.close()
+        # Put the index back the way schema 1 kept it: one row per key.
+        connection = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:5432/{database}")
+        try:
+            await connection.execute(
+                "CREATE TABLE govgraph_audit_entities (position bigint NOT NULL, entity_type text NOT NULL, "
+                "entity_key text NOT NULL);"
+                "INSERT INTO govgraph_audit_entities SELECT position, entity_type, unnest(entity_keys) "
+                "FROM govgraph_audit_subjects;"
+                "DROP TABLE govgraph_audit_subjects;"
+                "UPDATE govgraph_audit_meta SET value = '1' WHERE name = 'schema_version'"
+            )
+        finally:
+            await connection.close()
+
+        upgraded = AuditStore(url)
+        await upgraded.open()
+        try:
+            found = await upgraded.access_log("Person", PERSONS[150], 10)
+            assert [stored.position for stored in found] == positions[::-1]
+            assert [s.position for s in await upgraded.access_log("Person", PERSONS[250], 10)] == [
+                positions[1]
+            ]
+            assert await upgraded.verify() == (2, None)
+        finally:
+            await upgraded.close()
+        connection = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:5432/{database}")
+        try:
+            assert await connection.fetchval("SELECT to_regclass('govgraph_audit_entities')") is None
+            assert (
+                await connection.fetchval(
+                    "SELECT value FROM govgraph_audit_meta WHERE name = 'schema_version'"
+                )
+                == "2"
+            )
+        finally:
+            await connection.close()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await admin.close()
