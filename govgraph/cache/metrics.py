@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter
 
 
@@ -14,8 +16,13 @@ class CacheMetrics:
             registry=registry,
         )
         self.totals: dict[tuple[str, str], int] = {}
+        self._children: dict[tuple[str, str], Any] = {}
 
     def count(self, department: str, outcome: str, amount: int) -> None:
         if amount:
-            self._counter.labels(department, outcome).inc(amount)
-            self.totals[(department, outcome)] = self.totals.get((department, outcome), 0) + amount
+            labels = (department, outcome)
+            child = self._children.get(labels)
+            if child is None:
+                child = self._children[labels] = self._counter.labels(department, outcome)
+            child.inc(amount)
+            self.totals[labels] = self.totals.get(labels, 0) + amount

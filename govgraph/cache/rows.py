@@ -41,7 +41,16 @@ NO_DEPARTMENT = "-"
 
 
 def row_key(group: ColumnGroup, key: Any, partition: str) -> str:
-    return f"{PREFIX}:row:{group.department}:{group.table}:{group.name}:{key}:{SHARED if group.shared else partition}"
+    prefix, suffix = row_key_parts(group, partition)
+    return f"{prefix}{key}{suffix}"
+
+
+def row_key_parts(group: ColumnGroup, partition: str) -> tuple[str, str]:
+    """What comes before and after the key in ``row_key``: built once for a batch of keys."""
+    return (
+        f"{PREFIX}:row:{group.department}:{group.table}:{group.name}:",
+        f":{SHARED if group.shared else partition}",
+    )
 
 
 def lookup_prefix(department: str, table: str, match: str, key: Any) -> str:
@@ -89,7 +98,11 @@ class RowCache:
         cached: dict[tuple[int, Any], list[Any]] = {}
         unavailable = False
         if groups and not demand.no_cache:
-            cache_keys = [row_key(group, key, partition) for group in groups for key in keys]
+            cache_keys = [
+                f"{prefix}{key}{suffix}"
+                for prefix, suffix in (row_key_parts(group, partition) for group in groups)
+                for key in keys
+            ]
             try:
                 values = iter(await self.backend.multi_get(cache_keys))
             except CacheUnavailable:
@@ -297,11 +310,15 @@ class RowCache:
         window = self.policy.stale_if_error.get(department, 0)
         for index, group_keys in missing.items():
             group = groups[index]
-            items = []
-            for key in group_keys:
-                row = live_rows.get(key)
-                entry_row = None if row is None else {column: row.get(column) for column in group.columns}
-                items.append((row_key(group, key, partition), [now, entry_row]))
+            prefix, suffix = row_key_parts(group, partition)
+            columns = group.columns
+            items = [
+                (
+                    f"{prefix}{key}{suffix}",
+                    [now, None if row is None else {column: row.get(column) for column in columns}],
+                )
+                for key, row in ((key, live_rows.get(key)) for key in group_keys)
+            ]
             await self.backend.multi_set(items, group.ttl + window)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, get_named_type
+from graphql.type.scalars import serialize_boolean, serialize_string
 
 from govgraph.catalog.model import Catalog, ObjectType
 from govgraph.operation.collection import FieldCollection, SelectedField
@@ -145,7 +146,7 @@ class _Compiler:
                         fetch,
                         fill.column,
                         fill.transform,
-                        self._serialize(field),
+                        *self._serialize(field),
                         protected,
                         nodes,
                     )
@@ -247,7 +248,7 @@ class _Compiler:
                 steps.append(ObjectReference(field.response_key, spec.column, target, tuple(field.nodes)))
             else:
                 steps.append(
-                    ObjectLeaf(field.response_key, spec.column, self._serialize(field), tuple(field.nodes))
+                    ObjectLeaf(field.response_key, spec.column, *self._serialize(field), tuple(field.nodes))
                 )
         return tuple(steps)
 
@@ -267,9 +268,15 @@ class _Compiler:
         assert isinstance(object_type, GraphQLObjectType)
         return object_type
 
-    def _serialize(self, field: SelectedField) -> Any:
+    def _serialize(self, field: SelectedField) -> tuple[Any, type | None]:
+        """The field type's serializer, and the Python type it passes through unchanged."""
         assert field.definition is not None
-        return get_named_type(field.definition.type).serialize  # type: ignore[union-attr]
+        serialize = get_named_type(field.definition.type).serialize  # type: ignore[union-attr]
+        return serialize, PASSTHROUGH.get(serialize)
+
+
+PASSTHROUGH: dict[Any, type] = {serialize_string: str, str: str, serialize_boolean: bool}
+"""Serializers that return a value of this exact type as it is."""
 
 
 def _is_list(type_: Any) -> bool:

@@ -229,7 +229,6 @@ class _Runner:
         released = self.context.released
         for step in selection.fields:
             response_key = step.key
-            path = (*base, response_key)
             out[response_key] = None
             if isinstance(step, Leaf):
                 row = rows[step.fetch]
@@ -238,10 +237,17 @@ class _Runner:
                     if value is not None:
                         if step.transform is not None:
                             value = step.transform(value)
-                        out[response_key] = self._serialize(step.serialize, value, step.nodes, path)
+                        if type(value) is step.plain:
+                            out[response_key] = value
+                        else:
+                            out[response_key] = self._serialize(
+                                step.serialize, value, step.nodes, (*base, response_key)
+                            )
                 if step.protected:
-                    released.append(path)
-            elif isinstance(step, Typename):
+                    released.append((*base, response_key))
+                continue
+            path = (*base, response_key)
+            if isinstance(step, Typename):
                 out[response_key] = step.name
             elif isinstance(step, Denied):
                 self.error(step.error, step.nodes, path)
@@ -283,7 +289,11 @@ class _Runner:
             if isinstance(step, ObjectLeaf):
                 value = row.get(step.column)
                 if value is not None:
-                    out[step.key] = self._serialize(step.serialize, value, step.nodes, (*base, step.key))
+                    out[step.key] = (
+                        value
+                        if type(value) is step.plain
+                        else self._serialize(step.serialize, value, step.nodes, (*base, step.key))
+                    )
             elif isinstance(step, Typename):
                 out[step.key] = step.name
             else:
@@ -420,6 +430,8 @@ class _Runner:
             except Exception as error:
                 return error
 
+        if len(fetches) == 1:
+            return [await one(fetches[0])]
         return list(await asyncio.gather(*(one(fetch) for fetch in fetches)))
 
     def _failed(self, fetch: DepartmentFetch, base: Path, error: SourceUnavailable) -> None:

@@ -47,6 +47,8 @@ class Leaf:
     column: str
     transform: Transform
     serialize: Serialize
+    plain: type | None
+    """The Python type ``serialize`` returns unchanged (``str`` for a String): such values skip it."""
     protected: bool
     nodes: tuple[FieldNode, ...]
 
@@ -56,6 +58,7 @@ class ObjectLeaf:
     key: str
     column: str
     serialize: Serialize
+    plain: type | None
     nodes: tuple[FieldNode, ...]
 
 

@@ -13,9 +13,8 @@ cannot hold a request beyond it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from strawberry.dataloader import DataLoader
@@ -116,6 +115,9 @@ class Loaders:
         if not missing:
             return
         size = self._sources[loader_key[0]].max_keys_per_query
+        if len(missing) <= size:  # one chunk: no task to gather
+            known.update(zip(missing, await batch(loader_key, missing), strict=True))
+            return
         chunks = [missing[start : start + size] for start in range(0, len(missing), size)]
         results = await asyncio.gather(*(batch(loader_key, chunk) for chunk in chunks))
         for chunk, found in zip(chunks, results, strict=True):
@@ -163,13 +165,24 @@ class Loaders:
                 table, key_column, equals=equals, after=after, limit=limit
             )
 
-    @contextlib.asynccontextmanager
-    async def _within_deadline(self, department: str) -> AsyncIterator[None]:
-        if self.deadline is None:
-            yield
-            return
+    def _within_deadline(self, department: str) -> _Deadline:
+        return _Deadline(self.deadline, department)
+
+
+class _Deadline:
+    """The request's deadline around one fetch (a class, not a generator: this is the hot path)."""
+
+    __slots__ = ("department", "timeout")
+
+    def __init__(self, deadline: float | None, department: str) -> None:
+        self.timeout = asyncio.timeout_at(deadline)
+        self.department = department
+
+    async def __aenter__(self) -> None:
+        await self.timeout.__aenter__()
+
+    async def __aexit__(self, error_type: type[BaseException] | None, error: Any, traceback: Any) -> None:
         try:
-            async with asyncio.timeout_at(self.deadline):
-                yield
+            await self.timeout.__aexit__(error_type, error, traceback)
         except TimeoutError:
-            raise SourceUnavailable(department, "past the request's deadline") from None
+            raise SourceUnavailable(self.department, "past the request's deadline") from None
