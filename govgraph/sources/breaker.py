@@ -46,25 +46,41 @@ class CircuitBreaker:
         return "open"
 
     async def call(self, operation: Callable[[], Awaitable[T]]) -> T:
-        state = self.state
-        if state == "open" or (state == "half-open" and self._probing):
-            raise SourceUnavailable(self.department, "circuit open")
-        self._probing = state == "half-open"
+        self.admit()
         try:
             result = await operation()
         except SourceUnavailable:
-            self._failed()
+            self.failed()
             raise
-        finally:
+        except BaseException:
             self._probing = False
-        self.failures = 0
-        self.opened_at = None
+            raise
+        self.succeeded()
         return result
 
-    def _failed(self) -> None:
+    def admit(self) -> None:
+        """Let a call through, or raise ``SourceUnavailable`` at once while open (or while probing).
+        Every admitted call must end in ``succeeded``, ``failed`` or ``abandoned``."""
+        if self.opened_at is None:
+            return
+        if self.clock() - self.opened_at < self.cool_down or self._probing:
+            raise SourceUnavailable(self.department, "circuit open")
+        self._probing = True
+
+    def succeeded(self) -> None:
+        self._probing = False
+        self.failures = 0
+        self.opened_at = None
+
+    def failed(self) -> None:
+        self._probing = False
         self.failures += 1
         if self.opened_at is not None or self.failures >= self.failure_threshold:
             self.opened_at = self.clock()
+
+    def abandoned(self) -> None:
+        """The call ended without an answer either way (cancelled): neither success nor failure."""
+        self._probing = False
 
 
 class BreakerSource:
@@ -93,15 +109,38 @@ class BreakerSource:
     async def check(self) -> None:
         await self.breaker.call(self.source.check)
 
+    # fetch and lookup are the hot path: the breaker's steps inline, with no closure or extra coroutine.
     async def fetch(
         self, table: str, key_column: str, columns: Sequence[str], keys: Sequence[Any]
     ) -> dict[Any, Row]:
-        return await self.breaker.call(lambda: self.source.fetch(table, key_column, columns, keys))
+        breaker = self.breaker
+        breaker.admit()
+        try:
+            found = await self.source.fetch(table, key_column, columns, keys)
+        except SourceUnavailable:
+            breaker.failed()
+            raise
+        except BaseException:
+            breaker.abandoned()
+            raise
+        breaker.succeeded()
+        return found
 
     async def lookup(
         self, table: str, match_column: str, columns: Sequence[str], keys: Sequence[Any]
     ) -> dict[Any, list[Row]]:
-        return await self.breaker.call(lambda: self.source.lookup(table, match_column, columns, keys))
+        breaker = self.breaker
+        breaker.admit()
+        try:
+            found = await self.source.lookup(table, match_column, columns, keys)
+        except SourceUnavailable:
+            breaker.failed()
+            raise
+        except BaseException:
+            breaker.abandoned()
+            raise
+        breaker.succeeded()
+        return found
 
     async def scan(
         self, table: str, key_column: str, *, equals: Mapping[str, Any], after: Any | None, limit: int

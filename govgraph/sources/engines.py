@@ -5,9 +5,12 @@ PostgreSQL database, one schema each) share a pool instead of holding
 ``max_concurrency`` connections each, so the connections a process opens
 follow a budget (``GOVGRAPH_POOL_SIZE`` per database; see ``connections.py``).
 
-- PostgreSQL: an asyncpg pool, used directly; SQLAlchemy's row and pool
-  layers cost as much again as the query for the small, hot reads govgraph
-  makes. SQLAlchemy's dialect is kept only to quote identifiers.
+- PostgreSQL: asyncpg connections, kept in a ``ConnectionPool`` of their
+  own. SQLAlchemy's row and pool layers cost as much again as the query for
+  the small, hot reads govgraph makes, and asyncpg's own pool adds a task
+  and a proxy to every use; the slot semaphore already bounds how many
+  connections are out, so keeping the idle ones is all a pool has left to
+  do. SQLAlchemy's dialect is kept only to quote identifiers.
 - SQLite: a SQLAlchemy engine over aiosqlite, whose pool keeps the read
   connections warm; queries go to the raw aiosqlite connection.
 
@@ -39,7 +42,7 @@ class SharedEngine:
     dialect: Dialect
     engine: AsyncEngine | None = None
     """SQLite only."""
-    pool: asyncpg.Pool | None = None
+    pool: ConnectionPool | None = None
     """PostgreSQL only."""
     users: int = 0
 
@@ -47,27 +50,42 @@ class SharedEngine:
     def postgres(self) -> bool:
         return self.pool is not None
 
-    @contextlib.asynccontextmanager
-    async def connection(self) -> AsyncIterator[Any]:
+    def connection(self) -> contextlib.AbstractAsyncContextManager[Any]:
         """A driver connection: asyncpg's, or the aiosqlite one under SQLAlchemy's pool."""
         if self.pool is not None:
-            connection = await self.pool.acquire()
-            try:
-                yield connection
-            except asyncpg.PostgresError:
-                raise  # the server answered: the connection is in step and goes back to the pool
-            except BaseException:
-                # Cut off mid-query (a timeout, a cancelled request, a broken link): a graceful
-                # release would wait for the query to be cancelled through the same stalled link.
-                connection.terminate()
-                raise
-            finally:
-                await self.pool.release(connection)
-            return
+            return _Lease(self.pool)
+        return self._sqlite_connection()
+
+    @contextlib.asynccontextmanager
+    async def _sqlite_connection(self) -> AsyncIterator[Any]:
         assert self.engine is not None
         async with self.engine.connect() as connection:
             raw = await connection.get_raw_connection()
             yield raw.driver_connection
+
+
+class _Lease:
+    """A connection out of the pool for one query (a class, not a generator: this is the hot path)."""
+
+    __slots__ = ("connection", "pool")
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+        self.connection: asyncpg.Connection | None = None
+
+    async def __aenter__(self) -> asyncpg.Connection:
+        self.connection = await self.pool.acquire()
+        return self.connection
+
+    async def __aexit__(self, error_type: type[BaseException] | None, error: Any, traceback: Any) -> None:
+        connection = self.connection
+        assert connection is not None
+        if error_type is not None and not issubclass(error_type, asyncpg.PostgresError):
+            # Cut off mid-query (a timeout, a cancelled request, a broken link): the connection is out
+            # of step with its server, so it is dropped, never waited on. A PostgreSQL error is an
+            # answer: that connection is in step and goes back.
+            connection.terminate()
+        self.pool.release(connection)
 
 
 class Engines:
@@ -81,12 +99,8 @@ class Engines:
         if shared is None:
             slots = asyncio.Semaphore(self.pool_size)
             if url.startswith("postgresql"):
-                pool = await asyncpg.create_pool(
-                    "postgresql://" + url.split("://", 1)[1],
-                    min_size=0,
-                    max_size=self.pool_size,
-                    timeout=self.connect_timeout,
-                    reset=_read_only_session,
+                pool = ConnectionPool(
+                    "postgresql://" + url.split("://", 1)[1], self.pool_size, self.connect_timeout
                 )
                 shared = SharedEngine(url, slots, self.pool_size, postgresql_dialect(), pool=pool)
             else:
@@ -119,6 +133,43 @@ class Engines:
         return options
 
 
-async def _read_only_session(connection: asyncpg.Connection) -> None:
-    """Sources only read, in autocommit, and never change session state: nothing to reset between
-    uses, which spares a round trip per query."""
+class ConnectionPool:
+    """Idle asyncpg connections for reuse. Callers hold a slot of the engine's semaphore (of the same
+    size) while a connection is out, so at most ``size`` exist.
+
+    Sources only read, in autocommit, and never change session state: a connection goes back as it
+    is, with no reset, which spares a round trip per query. One that closed or was terminated is
+    dropped and replaced by a new connection when next needed."""
+
+    def __init__(self, dsn: str, size: int, connect_timeout: float) -> None:
+        self.dsn = dsn
+        self.size = size
+        self.connect_timeout = connect_timeout
+        self._idle: list[asyncpg.Connection] = []
+        self._closed = False
+
+    async def acquire(self) -> asyncpg.Connection:
+        while self._idle:
+            connection = self._idle.pop()
+            if not connection.is_closed():
+                return connection
+        return await asyncpg.connect(self.dsn, timeout=self.connect_timeout)
+
+    def release(self, connection: asyncpg.Connection) -> None:
+        if connection.is_closed():
+            return
+        if self._closed or len(self._idle) >= self.size:
+            connection.terminate()
+            return
+        self._idle.append(connection)
+
+    async def close(self) -> None:
+        """Close the idle connections (politely, for a moment); those still out are dropped when they
+        come back."""
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            try:
+                await asyncio.wait_for(connection.close(), self.connect_timeout)
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                connection.terminate()

@@ -18,11 +18,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import SQLAlchemyError
 
 from govgraph.errors import SourceUnavailable
@@ -100,18 +101,20 @@ class SqlSource:
     async def check(self) -> None:
         """Every table govgraph reads answers (a reachable database missing a table is not ready)."""
         for table in self._tables.values():
-            await self._run(lambda driver, shared, table=table: _probe(driver, shared, table))
+            await self._run(_probe, self._connected().dialect, table)
 
     async def fetch(
         self, table: str, key_column: str, columns: Sequence[str], keys: Sequence[Any]
     ) -> dict[Any, Row]:
-        rows = await self._keyed(table, key_column, columns, keys, ordered=False)
+        statement = self._keyed(table, key_column, columns, ordered=False)
+        rows = await self._run(statement.fetch, keys)
         return {row[key_column]: row for row in rows}
 
     async def lookup(
         self, table: str, match_column: str, columns: Sequence[str], keys: Sequence[Any]
     ) -> dict[Any, list[Row]]:
-        rows = await self._keyed(table, match_column, columns, keys, ordered=True)
+        statement = self._keyed(table, match_column, columns, ordered=True)
+        rows = await self._run(statement.fetch, keys)
         grouped: dict[Any, list[Row]] = {}
         for row in rows:
             grouped.setdefault(row[match_column], []).append(row)
@@ -122,48 +125,42 @@ class SqlSource:
     ) -> list[Any]:
         columns = sorted(equals)
         statement_key = ("scan", table, key_column, tuple(columns), after is not None)
+        statement = self._statements.get(statement_key)
+        if not isinstance(statement, ScanSelect):
+            statement = ScanSelect.build(
+                self._connected().dialect, self._tables[table], key_column, columns, after=after is not None
+            )
+            self._statements[statement_key] = statement
+        parameters = [equals[column] for column in columns]
+        if after is not None:
+            parameters.append(after)
+        return await self._run(statement.keys, [*parameters, limit])  # type: ignore[no-any-return]
 
-        async def run(driver: Any, shared: SharedEngine) -> list[Any]:
-            statement = self._statements.get(statement_key)
-            if not isinstance(statement, ScanSelect):
-                statement = ScanSelect.build(
-                    shared.dialect, self._tables[table], key_column, columns, after=after is not None
-                )
-                self._statements[statement_key] = statement
-            parameters = [equals[column] for column in columns]
-            if after is not None:
-                parameters.append(after)
-            return await statement.keys(driver, [*parameters, limit])
-
-        return await self._run(run)
-
-    async def _keyed(
-        self, table: str, match: str, columns: Sequence[str], keys: Sequence[Any], *, ordered: bool
-    ) -> list[dict[str, Any]]:
-        """Rows by key (or match column) through the driver, with one statement per (table, columns)."""
+    def _keyed(self, table: str, match: str, columns: Sequence[str], *, ordered: bool) -> KeyedSelect:
+        """The statement for rows by key (or match column): one per (table, match, columns)."""
         statement_key = (table, match, tuple(columns), ordered)
+        statement = self._statements.get(statement_key)
+        if not isinstance(statement, KeyedSelect):
+            statement = KeyedSelect.build(
+                self._connected().dialect, self._tables[table], match, columns, ordered=ordered
+            )
+            self._statements[statement_key] = statement
+        return statement
 
-        async def run(driver: Any, shared: SharedEngine) -> list[dict[str, Any]]:
-            statement = self._statements.get(statement_key)
-            if not isinstance(statement, KeyedSelect):
-                statement = KeyedSelect.build(
-                    shared.dialect, self._tables[table], match, columns, ordered=ordered
-                )
-                self._statements[statement_key] = statement
-            return await statement.fetch(driver, keys)
-
-        return await self._run(run)
-
-    async def _run(self, work: Any) -> Any:
-        shared = self._shared
-        if shared is None:
+    def _connected(self) -> SharedEngine:
+        if self._shared is None:
             raise SourceUnavailable(self.department, "not connected")
+        return self._shared
+
+    async def _run(self, work: Callable[..., Awaitable[Any]], *arguments: Any) -> Any:
+        """``work(driver connection, *arguments)`` within the department's limits."""
+        shared = self._connected()
         # govgraph's own queue: bounded by the request's deadline (the loaders'), not the department's timeout.
         async with self._slots, shared.slots:
             try:
                 async with asyncio.timeout(self.timeout), shared.connection() as driver:
                     self.queries += 1
-                    return await work(driver, shared)
+                    return await work(driver, *arguments)
             except TimeoutError:
                 logger.warning("department %s timed out after %.1fs", self.department, self.timeout)
                 raise SourceUnavailable(self.department, "timed out") from None
@@ -172,9 +169,9 @@ class SqlSource:
                 raise SourceUnavailable(self.department) from None
 
 
-async def _probe(driver: Any, shared: SharedEngine, table: sa.Table) -> None:
-    statement = probe(shared.dialect, table)
-    if shared.postgres:
+async def _probe(driver: Any, dialect: Dialect, table: sa.Table) -> None:
+    statement = probe(dialect, table)
+    if dialect.name == "postgresql":
         await driver.fetch(statement)
     else:
         await driver.execute_fetchall(statement)
