@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -55,6 +57,7 @@ logger = logging.getLogger("govgraph.audit")
 ADVISORY_LOCK_KEY = 0x60F6_A0D1
 MIGRATION_LOCK_KEY = 0x60F6_A0D2
 APPEND_ATTEMPTS = 8
+POSTGRESQL_ERRORS: tuple[type[BaseException], ...] = (asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,10 +107,9 @@ class AuditStore:
         self._engine: AsyncEngine | None = None
         self._ready = False
         self._lock = asyncio.Lock()
+        self._writer: asyncpg.Connection | None = None
         self._insert_entities = (
-            f"INSERT INTO {audit_subjects.name} (position, entity_type, entity_keys) VALUES ($1, $2, $3)"
-            if self._postgres
-            else f"INSERT INTO {audit_entities.name} (position, entity_type, entity_key) VALUES (?, ?, ?)"
+            f"INSERT INTO {audit_entities.name} (position, entity_type, entity_key) VALUES (?, ?, ?)"
         )
 
     async def open(self) -> None:
@@ -132,6 +134,12 @@ class AuditStore:
             )
 
     async def close(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            try:
+                await asyncio.wait_for(writer.close(), self.timeout)
+            except (OSError, TimeoutError, *POSTGRESQL_ERRORS):
+                writer.terminate()
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
@@ -202,13 +210,63 @@ class AuditStore:
             for _ in range(APPEND_ATTEMPTS):
                 try:
                     async with self._lock:
+                        if self._postgres:
+                            return await self._append_postgresql(records, skip_recorded)
                         return await self._append(records, skip_recorded)
-                except IntegrityError:
+                except (IntegrityError, asyncpg.UniqueViolationError):
                     await asyncio.sleep(0.01)
             raise AuditUnavailable()
-        except (SQLAlchemyError, OSError) as error:
+        except (SQLAlchemyError, OSError, TimeoutError, *POSTGRESQL_ERRORS) as error:
             logger.error("audit store write failed: %s", type(error).__name__)
             raise AuditUnavailable() from None
+
+    async def _append_postgresql(self, records: Sequence[AuditRecord], skip_recorded: bool) -> list[int]:
+        """The chain's hot path on PostgreSQL, on one asyncpg connection of its own (appends take turns
+        under ``_lock``): SQLAlchemy's engine costs more than the statements here."""
+        connection = await self._writer_connection()
+        try:
+            # Four round trips: BEGIN with the chain's lock; the chain's end; every row in one statement;
+            # COMMIT. A request waits for all four, so each one saved shows in its latency.
+            await connection.execute(f"BEGIN; SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})")
+            try:
+                if skip_recorded:
+                    recorded = {
+                        row[0]
+                        for row in await connection.fetch(
+                            f"SELECT request_id FROM {audit_records.name} WHERE request_id = ANY($1)",
+                            list({record.request_id for record in records}),
+                        )
+                    }
+                    records = _unique_unrecorded(records, recorded)
+                    if not records:
+                        await connection.execute("ROLLBACK")
+                        return []
+                last = await connection.fetchrow(
+                    f"SELECT position, record_hash FROM {audit_records.name} ORDER BY position DESC LIMIT 1"
+                )
+                rows = _chained_rows(records, last)
+                await connection.execute(APPEND_ROWS, *_columns_of(rows))
+            except asyncpg.PostgresError:
+                await connection.execute("ROLLBACK")
+                raise
+            await connection.execute("COMMIT")
+            return rows.positions
+        except asyncpg.PostgresError:
+            raise  # answered by the server (and rolled back): the connection is in step
+        except BaseException:
+            # Broken, timed out or cancelled mid-transaction: never reuse it.
+            self._writer = None
+            connection.terminate()
+            raise
+
+    async def _writer_connection(self) -> asyncpg.Connection:
+        if self._writer is None or self._writer.is_closed():
+            self._writer = await asyncpg.connect(
+                "postgresql://" + self._url.split("://", 1)[1],
+                timeout=self.connect_timeout,
+                command_timeout=self.timeout,
+            )
+        return self._writer
 
     async def _append(self, records: Sequence[AuditRecord], skip_recorded: bool) -> list[int]:
         async with self.engine.begin() as connection:
@@ -227,26 +285,15 @@ class AuditStore:
                     .limit(1)
                 )
             ).first()
-            position, previous = (last.position, last.record_hash) if last else (0, GENESIS_HASH)
-            record_rows, usage_rows, positions = [], [], []
-            entity_rows: list[tuple[Any, ...]] = []
-            for record in records:
-                position += 1
-                record_content_hash = content_hash(record)
-                record_hash = chain_hash(previous, record_content_hash, position)
-                record_rows.append(_record_row(position, record, record_content_hash, previous, record_hash))
-                entity_rows.extend(_entity_rows(position, record, grouped=self._postgres))
-                usage_rows.extend(_usage_rows(position, record))
-                positions.append(position)
-                previous = record_hash
-            await connection.execute(sa.insert(audit_records), record_rows)
-            if entity_rows:
+            rows = _chained_rows(records, last)
+            await connection.execute(sa.insert(audit_records), rows.records)
+            if rows.entities:
                 # Straight to the driver: a request over 1000 persons indexes 1000 keys, and SQLAlchemy's
                 # per-parameter processing would dominate the audit's cost.
-                await connection.exec_driver_sql(self._insert_entities, entity_rows)
-            if usage_rows:
-                await connection.execute(sa.insert(audit_usage), usage_rows)
-        return positions
+                await connection.exec_driver_sql(self._insert_entities, rows.entities)
+            if rows.usage:
+                await connection.execute(sa.insert(audit_usage), rows.usage)
+        return rows.positions
 
     async def _unrecorded(self, connection: Any, records: Sequence[AuditRecord]) -> list[AuditRecord]:
         recorded: set[str] = set()
@@ -257,11 +304,7 @@ class AuditStore:
                 sa.select(audit_records.c.request_id).where(audit_records.c.request_id.in_(chunk))
             )
             recorded.update(row.request_id for row in rows)
-        unique: dict[str, AuditRecord] = {}
-        for record in records:
-            if record.request_id not in recorded:
-                unique.setdefault(record.request_id, record)
-        return list(unique.values())
+        return _unique_unrecorded(records, recorded)
 
     async def scan(self, batch: int = 1000) -> AsyncIterator[StoredRecord]:
         """Every record in chain order."""
@@ -447,13 +490,83 @@ def _record_row(
     }
 
 
-def _entity_rows(position: int, record: AuditRecord, *, grouped: bool) -> list[tuple[Any, ...]]:
-    """(position, type, key) per entity read; ``grouped``: (position, type, [keys]) per type."""
+@dataclass(frozen=True, slots=True)
+class _ChainedRows:
+    records: list[dict[str, Any]]
+    entities: list[tuple[Any, ...]]
+    usage: list[dict[str, Any]]
+    positions: list[int]
+
+
+def _chained_rows(records: Sequence[AuditRecord], last: Any) -> _ChainedRows:
+    """The rows that extend the chain after ``last`` (its final position and hash, or None)."""
+    position, previous = (last[0], last[1]) if last else (0, GENESIS_HASH)
+    rows = _ChainedRows([], [], [], [])
+    for record in records:
+        position += 1
+        record_content_hash = content_hash(record)
+        record_hash = chain_hash(previous, record_content_hash, position)
+        rows.records.append(_record_row(position, record, record_content_hash, previous, record_hash))
+        rows.entities.extend(_entity_rows(position, record))
+        rows.usage.extend(_usage_rows(position, record))
+        rows.positions.append(position)
+        previous = record_hash
+    return rows
+
+
+def _unique_unrecorded(records: Sequence[AuditRecord], recorded: set[str]) -> list[AuditRecord]:
+    """Each request's record once, leaving out those already in the chain."""
+    unique: dict[str, AuditRecord] = {}
+    for record in records:
+        if record.request_id not in recorded:
+            unique.setdefault(record.request_id, record)
+    return list(unique.values())
+
+
+RECORD_COLUMNS = tuple(column.name for column in audit_records.columns)
+USAGE_COLUMNS = tuple(column.name for column in audit_usage.columns)
+
+
+def _arrays(table: sa.Table, columns: Sequence[str], first: int) -> str:
+    """Placeholders for one array per column, from ``first`` on, typed as the table's columns are."""
+    return ", ".join(
+        f"${first + index}::{table.c[column].type.compile(dialect=postgresql.dialect())}[]"
+        for index, column in enumerate(columns)
+    )
+
+
+_ENTITIES_AT = len(RECORD_COLUMNS) + 1
+APPEND_ROWS = (
+    f"WITH chained AS (INSERT INTO {audit_records.name} ({', '.join(RECORD_COLUMNS)}) "
+    f"SELECT * FROM unnest({_arrays(audit_records, RECORD_COLUMNS, 1)})), "
+    f"subjects AS (INSERT INTO {audit_subjects.name} (position, entity_type, entity_keys) "
+    "SELECT (read->>0)::bigint, read->>1, ARRAY(SELECT jsonb_array_elements_text(read->2)) "
+    f"FROM jsonb_array_elements(${_ENTITIES_AT}::jsonb) AS read), "
+    f"metered AS (INSERT INTO {audit_usage.name} ({', '.join(USAGE_COLUMNS)}) "
+    f"SELECT * FROM unnest({_arrays(audit_usage, USAGE_COLUMNS, _ENTITIES_AT + 1)})) "
+    "SELECT 1"
+)
+"""PostgreSQL: a batch's records, entity index and usage rows in one statement. Records and usage
+rows go as one array per column; the entity index as JSON ``[[position, type, [keys]], ...]``,
+which PostgreSQL takes apart faster than arrays of ten thousand keys (5.6 ms against 15)."""
+
+
+def _columns_of(rows: _ChainedRows) -> list[Any]:
+    """The arguments of ``APPEND_ROWS``."""
+    records = [[row[column] for row in rows.records] for column in RECORD_COLUMNS]
+    read: dict[tuple[int, str], list[str]] = {}
+    for position, entity_type, key in rows.entities:
+        read.setdefault((position, entity_type), []).append(key)
+    subjects = orjson.dumps([[position, entity_type, keys] for (position, entity_type), keys in read.items()])
+    usage = [[row[column] for row in rows.usage] for column in USAGE_COLUMNS]
+    return [*records, subjects.decode(), *usage]
+
+
+def _entity_rows(position: int, record: AuditRecord) -> list[tuple[Any, ...]]:
+    """(position, type, key) per entity read, each once."""
     keys: dict[str, dict[str, None]] = {}
     for entity in record.entities:
         keys.setdefault(entity.type, {}).update(dict.fromkeys(entity.keys))
-    if grouped:
-        return [(position, entity_type, list(found)) for entity_type, found in keys.items()]
     return [(position, entity_type, key) for entity_type, found in keys.items() for key in found]
 
 
