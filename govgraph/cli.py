@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from govgraph.errors import GovgraphError
 
@@ -153,18 +155,24 @@ def _serve(arguments: argparse.Namespace) -> int:
         for problem in problems:
             print(f"govgraph: refusing to start: {problem}", file=sys.stderr)
         return 2
-    uvicorn.run(
-        "govgraph.server:create_app",
-        factory=True,
-        host=arguments.host,
-        port=arguments.port,
-        workers=arguments.workers,
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": arguments.host,
+        "port": arguments.port,
+        "workers": arguments.workers,
         # Forwarded headers are govgraph's to judge (GOVGRAPH_TRUSTED_PROXIES), not uvicorn's: it would
         # believe X-Forwarded-For from loopback by default.
-        proxy_headers=False,
-        server_header=False,
-        timeout_worker_healthcheck=arguments.startup_timeout,
-    )
+        "proxy_headers": False,
+        "server_header": False,
+        "timeout_worker_healthcheck": arguments.startup_timeout,
+    }
+    from govgraph.http.workers import BalancedWorkers, reuse_port_supported
+
+    if arguments.workers > 1 and reuse_port_supported():
+        with contextlib.suppress(KeyboardInterrupt):
+            BalancedWorkers(uvicorn.Config("govgraph.server:create_app", **options)).run()
+        return 0
+    uvicorn.run("govgraph.server:create_app", **options)
     return 0
 
 

@@ -7,12 +7,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import httpx
-import pytest
 
-from govgraph import cli
 from tests.auth_helpers import bearer
 from tests.reliability.conftest import GENEROUS, audit_rows, departments_at
 from tests.servers import free_port, govgraph_server
@@ -100,12 +97,3 @@ def test_two_workers_start_together_on_a_fresh_sqlite_audit_store(demo_dir: Path
             assert response.status_code == 200 and "errors" not in response.json()
         output = server.output()
     assert "Traceback" not in output and "already exists" not in output, output[-3000:]
-
-
-def test_serve_gives_workers_the_startup_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: dict[str, Any] = {}
-    monkeypatch.setattr("uvicorn.run", lambda *args, **options: seen.update(options))
-    assert cli.main(["serve", "--workers", "2", "--startup-timeout", "90"]) == 0
-    assert (seen["workers"], seen["timeout_worker_healthcheck"], seen["proxy_headers"]) == (2, 90, False)
-    assert cli.main(["serve"]) == 0
-    assert seen["timeout_worker_healthcheck"] == 60
