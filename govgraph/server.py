@@ -65,6 +65,7 @@ from govgraph.settings import Settings
 from govgraph.sources.base import Source
 from govgraph.sources.breaker import BreakerSource, CircuitBreaker
 from govgraph.sources.engines import Engines
+from govgraph.sources.metrics import DepartmentQueries
 from govgraph.sources.sql import SqlSource
 
 logger = logging.getLogger("govgraph.server")
@@ -87,7 +88,11 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
     limits = Limits(**{limit.name: getattr(settings, limit.name) for limit in dataclasses.fields(Limits)})
     production = settings.environment == "production"
     schema, _ = build_schema(
-        catalog, policy, extensions=_extensions(settings, limits), hide_suggestions=production
+        catalog,
+        policy,
+        extensions=_extensions(settings, limits),
+        hide_suggestions=production,
+        max_keys=settings.max_keys,
     )
     buckets = _buckets(settings)
     persisted = _persisted_documents(settings)
@@ -182,10 +187,13 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
     app.state.rate_limit_buckets = buckets
     app.state.persisted = persisted
     app.state.cache_metrics = CacheMetrics(registry)
+    registry.register(DepartmentQueries(lambda: getattr(app.state, "sources", {})))
     app.state.catalog = catalog
     app.state.policy = policy
     app.state.authorizer = authorizer
     app.state.schema = schema
+    app.state.limits = limits
+    app.state.requirements = requirements
     return app
 
 

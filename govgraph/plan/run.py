@@ -122,10 +122,12 @@ class _Runner:
             except Exception as error:
                 self.error(error, root.nodes, (key,))
             return
-        if len(value) > MAX_KEYS:
+        limits = self.context.limits
+        max_keys = limits.max_keys if limits is not None else MAX_KEYS
+        if len(value) > max_keys:
             argument = plural(self.context.catalog.entities[root.entity].key_field)
             self.error(
-                BadUserInput(f"{argument} takes at most {MAX_KEYS} keys, got {len(value)}"),
+                BadUserInput(f"{argument} takes at most {max_keys} keys, got {len(value)}"),
                 root.nodes,
                 (key,),
             )

@@ -22,7 +22,7 @@ from govgraph.resolvers.context import RequestContext
 from govgraph.resolvers.entities import EntityLoader
 from govgraph.schema.discovery import discovery_fields
 from govgraph.schema.oversight import oversight_fields
-from govgraph.schema.root import root_fields
+from govgraph.schema.root import MAX_KEYS, root_fields
 from govgraph.schema.scalars import SCALAR_MAP
 from govgraph.schema.types import build_types
 
@@ -87,6 +87,7 @@ def build_schema(
     extensions: Sequence[type[SchemaExtension] | Callable[[], SchemaExtension]] = (),
     *,
     hide_suggestions: bool = False,
+    max_keys: int = MAX_KEYS,
 ) -> tuple[GovgraphSchema, EntityLoader]:
     """``hide_suggestions``: no "Did you mean ..." in field errors (production; other messages are
     handled by validation and the executor)."""
@@ -96,7 +97,11 @@ def build_schema(
         _add_resolve_reference(classes[entity.name], entities, entity.name, entity.key_field)
     query = strawberry.tools.create_type(
         "Query",
-        [*root_fields(catalog, entities, classes), *discovery_fields(catalog), *oversight_fields(policy)],
+        [
+            *root_fields(catalog, entities, classes, max_keys),
+            *discovery_fields(catalog),
+            *oversight_fields(policy),
+        ],
         description="govgraph: one schema over the city's departments.",
     )
     schema = GovgraphSchema(

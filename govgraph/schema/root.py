@@ -18,6 +18,7 @@ from govgraph.resolvers.entities import EntityLoader
 from govgraph.schema.scalars import PYTHON_TYPES
 
 MAX_KEYS = 1000
+"""Keys one list field takes unless the app says otherwise (``GOVGRAPH_MAX_KEYS``)."""
 MAX_PAGE = 100
 
 
@@ -42,11 +43,13 @@ def entity_root_fields(catalog: Catalog) -> dict[str, str]:
     return names
 
 
-def root_fields(catalog: Catalog, entities: EntityLoader, classes: dict[str, type]) -> list[Any]:
+def root_fields(
+    catalog: Catalog, entities: EntityLoader, classes: dict[str, type], max_keys: int = MAX_KEYS
+) -> list[Any]:
     fields = []
     for entity in catalog.entities.values():
         fields.append(_one(entities, entity, classes[entity.name]))
-        fields.append(_many(entities, entity, classes[entity.name]))
+        fields.append(_many(entities, entity, classes[entity.name], max_keys))
     if "Enterprise" in catalog.entities:
         fields.append(_directory(catalog, entities, classes["Enterprise"]))
     return fields
@@ -68,14 +71,14 @@ def _one(entities: EntityLoader, entity: Entity, cls: type) -> Any:
     )
 
 
-def _many(entities: EntityLoader, entity: Entity, cls: type) -> Any:
+def _many(entities: EntityLoader, entity: Entity, cls: type, max_keys: int) -> Any:
     name, key_type = entity.name, PYTHON_TYPES[entity.key_type]
     argument = plural(entity.key_field)
 
     async def resolve(info: strawberry.Info, **arguments: Any) -> list[Any]:
         (keys,) = arguments.values()
-        if len(keys) > MAX_KEYS:
-            raise BadUserInput(f"{argument} takes at most {MAX_KEYS} keys, got {len(keys)}")
+        if len(keys) > max_keys:
+            raise BadUserInput(f"{argument} takes at most {max_keys} keys, got {len(keys)}")
         return await entities.load(info._raw_info, name, keys, in_list=True)
 
     resolve.__name__ = plural(singular(entity))
@@ -85,7 +88,7 @@ def _many(entities: EntityLoader, entity: Entity, cls: type) -> Any:
         resolver=resolve,
         name=plural(singular(entity)),
         description=(
-            f"Several {entity.name} records by `{argument}` (at most {MAX_KEYS}), in the order asked; "
+            f"Several {entity.name} records by `{argument}` (at most {max_keys}), in the order asked; "
             "null where no such record exists."
         ),
     )

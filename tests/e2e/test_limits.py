@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
+
 import httpx
 import pytest
 
+from govgraph.identifiers import id_number_check_char
 from tests.auth_helpers import bearer
-from tests.conftest import QueryCounter
+from tests.conftest import AppFactory, QueryCounter
 
 TAX = bearer("tax_officer", "tax-audit")
 ZHANG_WEI = "110101199003071233"
@@ -93,3 +96,33 @@ async def test_introspection_is_not_counted_against_depth(client: httpx.AsyncCli
     body = (await client.post("/graphql", json={"query": query})).json()
 
     assert "errors" not in body
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "graphql-core"])
+async def test_a_raised_key_limit_lets_lists_that_long_through_and_no_longer(
+    app_factory: AppFactory, compiled: bool
+) -> None:
+    _, client = await app_factory(max_keys=3000, compiled_plans=compiled)
+    births = [datetime.date(1950, 1, 1) + datetime.timedelta(days=index) for index in range(3001)]
+    keys = [f"110101{birth:%Y%m%d}001" for birth in births]
+    keys = [key + id_number_check_char(key) for key in keys]
+    assert len(set(keys)) == 3001
+    keys[1234] = ZHANG_WEI
+    query = "query($ids: [IdNumber!]!) { persons(idNumbers: $ids) { idNumber } }"
+
+    answered = (
+        await client.post("/graphql", json={"query": query, "variables": {"ids": keys[:3000]}}, headers=TAX)
+    ).json()
+    assert "errors" not in answered
+    assert len(answered["data"]["persons"]) == 3000
+    assert answered["data"]["persons"][1234] == {"idNumber": ZHANG_WEI}
+
+    refused = (
+        await client.post("/graphql", json={"query": query, "variables": {"ids": keys}}, headers=TAX)
+    ).json()
+    assert refused["errors"][0]["extensions"] == {
+        "code": "QUERY_TOO_COMPLEX",
+        "limit": "number of keys",
+        "maximum": 3000,
+        "measured": 3001,
+    }
