@@ -68,6 +68,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     token.set_defaults(run=_token)
 
+    explain = commands.add_parser(
+        "explain",
+        help="what an operation will ask each department, expose and record, for a role; without running it",
+    )
+    explain.add_argument(
+        "query", help="the GraphQL document; @FILE reads it from a file, - from standard input"
+    )
+    explain.add_argument("--role", action="append", required=True, help="a role from policy.yaml; repeatable")
+    explain.add_argument("--purpose", default=None, help="the purpose stated for the request")
+    explain.add_argument("--dept", default=None, help="department (default: the role's, from policy.yaml)")
+    explain.add_argument("--variables", default=None, help="variables as a JSON object")
+    explain.add_argument("--operation-name", default=None)
+    explain.add_argument("--json", action="store_true", help="print JSON instead of text")
+    explain.set_defaults(run=_explain)
+
     cache = commands.add_parser("cache", help="the shared cache").add_subparsers(title="cache commands")
     invalidate = cache.add_parser("invalidate", help="drop cached rows of a department, or of one key")
     invalidate.add_argument("--department", required=True)
@@ -174,6 +189,61 @@ def _serve(arguments: argparse.Namespace) -> int:
         return 0
     uvicorn.run("govgraph.server:create_app", **options)
     return 0
+
+
+def _explain(arguments: argparse.Namespace) -> int:
+    import json
+
+    from govgraph.auth.principal import Principal
+    from govgraph.plan.explain import ExplainError, explain
+    from govgraph.server import create_app
+    from govgraph.settings import Settings
+
+    query = _document(arguments.query)
+    try:
+        variables = json.loads(arguments.variables) if arguments.variables else {}
+    except json.JSONDecodeError as error:
+        print(f"govgraph: --variables is not JSON: {error.msg} at character {error.pos}", file=sys.stderr)
+        return 2
+    if not isinstance(variables, dict):
+        print("govgraph: --variables must be a JSON object", file=sys.stderr)
+        return 2
+    app = create_app(Settings())
+    policy = app.state.policy
+    unknown = [role for role in arguments.role if role not in policy.roles]
+    if unknown:
+        print(f"govgraph: unknown role {unknown[0]}; roles: {', '.join(policy.roles)}", file=sys.stderr)
+        return 2
+    if arguments.purpose is not None and arguments.purpose not in policy.purposes:
+        print(
+            f"govgraph: unknown purpose {arguments.purpose}; purposes: {', '.join(policy.purposes)}",
+            file=sys.stderr,
+        )
+        return 2
+    department = arguments.dept or policy.roles[arguments.role[0]].department
+    principal = Principal("explain", department, tuple(arguments.role), arguments.purpose, True)
+    try:
+        explained = explain(
+            app.state, query, principal, variables=variables, operation_name=arguments.operation_name
+        )
+    except ExplainError as error:
+        for problem in error.errors:
+            print(f"govgraph: {problem.message}", file=sys.stderr)
+        return 2
+    print(
+        json.dumps(explained.as_dict(), ensure_ascii=False, indent=2)
+        if arguments.json
+        else explained.render()
+    )
+    return 0
+
+
+def _document(argument: str) -> str:
+    if argument == "-":
+        return sys.stdin.read()
+    if argument.startswith("@"):
+        return Path(argument[1:]).read_text(encoding="utf-8")
+    return argument
 
 
 def _token(arguments: argparse.Namespace) -> int:

@@ -54,14 +54,21 @@ class Unsupported(Exception):
 def compile_operation(
     collection: FieldCollection, context: RequestContext, entities: EntityLoader, catalog: Catalog
 ) -> CompiledOperation | None:
+    return try_compile(collection, context, entities, catalog)[0]
+
+
+def try_compile(
+    collection: FieldCollection, context: RequestContext, entities: EntityLoader, catalog: Catalog
+) -> tuple[CompiledOperation | None, str | None]:
+    """The compiled plan, or ``None`` and the first field it does not cover."""
     compiler = _Compiler(collection, context, entities, catalog)
     try:
         roots = tuple(
             compiler.root(field) for field in collection.selected(collection.root_type, collection.root())
         )
-    except Unsupported:
-        return None
-    return CompiledOperation(roots, collection.operation)
+    except Unsupported as unsupported:
+        return None, f"{unsupported} is not covered by compiled plans"
+    return CompiledOperation(roots, collection.operation), None
 
 
 class _Compiler:
