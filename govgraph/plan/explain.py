@@ -329,31 +329,32 @@ def _selection(
         if isinstance(step, Reference):
             yield from _selection(step.target, level + 1, None, here)
         elif isinstance(step, EntityList):
+            # A list's lookup needs only its parent's key: it is asked with the parent's own rows.
             yield DepartmentRequest(
-                level + 1,
+                level,
                 step.department,
                 step.table,
                 step.match,
                 (step.column,),
                 "lookup",
-                None,
+                keys,
                 here,
                 step.parent_entity,
             )
-            yield from _selection(step.target, level + 2, None, here)
+            yield from _selection(step.target, level + 1, None, here)
         elif isinstance(step, ObjectList):
             yield DepartmentRequest(
-                level + 1,
+                level,
                 step.department,
                 step.table,
                 step.match,
                 step.columns,
                 "lookup",
-                None,
+                keys,
                 here,
                 step.parent_entity,
             )
-            yield from _object_references(step.fields, level + 2, here)
+            yield from _object_references(step.fields, level + 1, here)
         elif isinstance(step, ObjectValue):
             yield from _object_references(step.fields, level + 1, here)
         elif isinstance(step, Checks):

@@ -13,6 +13,7 @@ over a generated corpus holds the two byte for byte.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -186,7 +187,12 @@ class _Runner:
         self, selection: Selection, keys: Sequence[Any], bases: Sequence[Path], pending: _Pending
     ) -> list[Any]:
         fetches = selection.plan.fetches
-        fetched = await self._fetch_all(fetches, keys)
+        lookups = selection.lookups
+        if lookups:
+            # The level's own lists need only its keys: asked alongside its rows, not a round trip after.
+            fetched, _ = await asyncio.gather(self._fetch_all(fetches, keys), self._prefetch(lookups, keys))
+        else:
+            fetched = await self._fetch_all(fetches, keys)
         context = self.context
         for position, (fetch, rows) in enumerate(zip(fetches, fetched, strict=True)):
             if not isinstance(rows, BaseException) and (fetch.fills or position == 0):
@@ -435,6 +441,20 @@ class _Runner:
         if len(fetches) == 1:
             return [await one(fetches[0])]
         return list(await asyncio.gather(*(one(fetch) for fetch in fetches)))
+
+    async def _prefetch(self, lookups: Sequence[EntityList | ObjectList], keys: Sequence[Any]) -> None:
+        """Fill the loaders' memo for the level's lists; ``_lookups`` then reads it for the parents that exist.
+
+        Nothing here reaches the response or the audit trail: a parent with no record never reads its
+        result, and a failure is left for ``_lookups`` to meet again and report where it belongs."""
+        loaders = self.context.loaders
+
+        async def one(step: EntityList | ObjectList) -> None:
+            columns = (step.column,) if isinstance(step, EntityList) else step.columns
+            with contextlib.suppress(Exception):
+                await loaders.lookups_of(step.department, step.table, step.match, columns, keys)
+
+        await asyncio.gather(*(one(step) for step in lookups))
 
     def _failed(self, fetch: DepartmentFetch, base: Path, error: SourceUnavailable) -> None:
         for fill in fetch.fills:

@@ -153,6 +153,11 @@ class Selection:
     plan: SelectionPlan
     fields: tuple[Step, ...]
 
+    @property
+    def lookups(self) -> tuple[EntityList | ObjectList, ...]:
+        """The lists of the entity itself: their lookups need only its keys."""
+        return tuple(step for step in self.fields if isinstance(step, EntityList | ObjectList))
+
 
 @dataclass(frozen=True, slots=True)
 class RootLookup:
