@@ -1,27 +1,45 @@
-"""`make bench`: run every benchmark module in bench/ (each exposes ``async def run()``) and print its ratios."""
+"""``make bench``: every scenario against the bench city, one table, and ``bench/results/latest.json``.
+
+``python -m bench [module ...]`` runs only the named modules (``lists``,
+``departments``, ``auth_overhead``, ``cache``, ``throughput``,
+``audit_commit``, ``limits``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import importlib
-import pkgutil
 import sys
 
-import bench
+from bench.city import open_city
+from bench.results import Result, table, write
 
-SKIP = {"common", "__main__"}
+MODULES = ("lists", "departments", "auth_overhead", "cache", "throughput", "audit_commit", "limits")
 
 
-def main(selected: list[str]) -> int:
-    names = [module.name for module in pkgutil.iter_modules(bench.__path__) if module.name not in SKIP]
-    for name in sorted(names):
-        if selected and name not in selected:
-            continue
-        module = importlib.import_module(f"bench.{name}")
-        asyncio.run(module.run())
-        print()
+async def main(selected: list[str]) -> int:
+    unknown = sorted(set(selected) - set(MODULES))
+    if unknown:
+        print(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(MODULES)}", file=sys.stderr)
+        return 2
+    city = await open_city()
+    print(f"bench city: {city.scale} persons on {city.backend}", flush=True)
+    results: list[Result] = []
+    try:
+        for name in MODULES:
+            if selected and name not in selected:
+                continue
+            print(f"running {name} ...", flush=True)
+            module = importlib.import_module(f"bench.{name}")
+            results += await module.run(city)
+    finally:
+        await city.close()
+    print()
+    print(table(results, city.backend))
+    write(results, city.backend)
+    print("\nwritten to bench/results/latest.json")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(asyncio.run(main(sys.argv[1:])))

@@ -11,7 +11,6 @@ a trivial ``{ __typename }``: refusing costs about one small request.
 
 from __future__ import annotations
 
-import asyncio
 import statistics
 import time
 from collections.abc import Callable
@@ -22,7 +21,9 @@ from graphql import FragmentDefinitionNode, parse
 from graphql.execution.collect_fields import FragmentDetails
 from graphql.execution.values import get_variable_values
 
+from bench.city import City
 from bench.common import demo_city, side_by_side
+from bench.results import Result, ratio
 from govgraph import Settings, create_app
 from govgraph.operation.collection import FieldCollection, operation_of
 from govgraph.operation.limits import Limits, count_tokens, measure
@@ -73,15 +74,15 @@ def measurement_seconds(schema: object, text: str, rounds: int = 30) -> float:
     return statistics.median(samples)
 
 
-async def run() -> dict[str, float]:
+async def run(city: City) -> list[Result]:
+    """Measurement does not depend on where the rows live: a small SQLite city of its own."""
     directory = demo_city(scale=200)
     app = create_app(
         Settings(audit_url=f"sqlite+aiosqlite:///{directory}/audit.db", rate_limit_anonymous=1e9),
         environ={"GOVGRAPH_DEMO_DIR": str(directory)},
     )
     schema = app.state.schema._schema
-    print("limits: measuring time per token, 80 levels against 10 (target <= 2: linear)")
-    results: dict[str, float] = {}
+    results: list[Result] = []
     shapes: dict[str, Callable[[int], str]] = {
         "spread twice": spread_twice,
         "aliased": aliased,
@@ -92,12 +93,16 @@ async def run() -> dict[str, float]:
         for levels in LEVELS:
             text = shape(levels)
             per_token.append(measurement_seconds(schema, text) / count_tokens(text, 10**6))
-        ratio = per_token[-1] / per_token[0]
-        results[name] = ratio
-        verdict = "ok" if ratio <= TARGET else "OVER TARGET"
-        print(
-            f"  {name:13s} {per_token[0] * 1e6:6.2f} µs/token at {LEVELS[0]} levels, "
-            f"{per_token[-1] * 1e6:6.2f} at {LEVELS[-1]}: ratio {ratio:.2f} {verdict}"
+        results.append(
+            Result(
+                f"limits: measuring a document, time per token at {LEVELS[-1]} levels vs {LEVELS[0]} ({name})",
+                per_token[-1] * 1e6,
+                per_token[0] * 1e6,
+                "µs",
+                f"{LEVELS[0]} levels",
+                ratio(per_token[-1], per_token[0]),
+                f"<= {TARGET}",
+            )
         )
     async with (
         LifespanManager(app),
@@ -113,13 +118,15 @@ async def run() -> dict[str, float]:
             await client.post("/graphql", json={"query": "{ __typename }"})
 
         timings = await side_by_side({"refused": refused, "trivial": trivial}, rounds=30)
-    results["refused/trivial"] = timings["refused"] / timings["trivial"]
-    print(
-        f"  an 80-level fan-out is refused in {timings['refused'] * 1e3:.2f} ms over HTTP, "
-        f"{results['refused/trivial']:.1f}× a trivial request ({timings['trivial'] * 1e3:.2f} ms; informational)"
+    results.append(
+        Result(
+            "limits: an 80-level fan-out refused, vs a trivial request, HTTP",
+            timings["refused"] * 1000,
+            timings["trivial"] * 1000,
+            "ms",
+            "{ __typename }",
+            ratio(timings["refused"], timings["trivial"]),
+            "-",
+        )
     )
     return results
-
-
-if __name__ == "__main__":
-    asyncio.run(run())
