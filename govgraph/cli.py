@@ -185,9 +185,9 @@ def _serve(arguments: argparse.Namespace) -> int:
 
     if arguments.workers > 1 and reuse_port_supported():
         with contextlib.suppress(KeyboardInterrupt):
-            BalancedWorkers(uvicorn.Config("govgraph.server:create_app", **options)).run()
+            BalancedWorkers(uvicorn.Config("govgraph.server:create_served_app", **options)).run()
         return 0
-    uvicorn.run("govgraph.server:create_app", **options)
+    uvicorn.run("govgraph.server:create_served_app", **options)
     return 0
 
 

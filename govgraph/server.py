@@ -44,6 +44,7 @@ from govgraph.catalog.loader import load_catalog
 from govgraph.catalog.model import Catalog
 from govgraph.endpoint import GraphQLEndpoint
 from govgraph.errors import SourceUnavailable
+from govgraph.http import collector
 from govgraph.http.admission import AdmissionMiddleware
 from govgraph.http.forwarded import ClientAddressMiddleware
 from govgraph.http.guard import PREFLIGHT_HEADERS, GraphQLHTTPGuard
@@ -145,6 +146,8 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
             await listener.start()
         app.state.invalidation = listener
         app.state.questions = _question_window(settings)
+        if app.state.settle_heap:
+            collector.settle()
         try:
             yield
         finally:
@@ -194,6 +197,15 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
     app.state.schema = schema
     app.state.limits = limits
     app.state.requirements = requirements
+    app.state.settle_heap = False
+    return app
+
+
+def create_served_app() -> Starlette:
+    """The app ``govgraph serve`` runs in each worker: the process is govgraph's own, so once started it
+    settles its heap for a long life (``govgraph.http.collector``)."""
+    app = create_app()
+    app.state.settle_heap = True
     return app
 
 
