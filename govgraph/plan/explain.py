@@ -20,7 +20,7 @@ touched. The result is plain data (``as_dict``) and text (``render``).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from graphql import GraphQLError, parse, validate
@@ -281,7 +281,33 @@ def _exposure(catalog: Catalog, plan: Any, coordinate: str, decision: str) -> Fi
     return FieldExposure(coordinate, catalog_field.department, catalog_field.classification, decision, detail)
 
 
-def _requests(compiled: CompiledOperation, collection: Any) -> Iterator[DepartmentRequest]:
+def _requests(compiled: CompiledOperation, collection: Any) -> list[DepartmentRequest]:
+    return _merged(_planned(compiled, collection))
+
+
+def _merged(requests: Iterator[DepartmentRequest]) -> list[DepartmentRequest]:
+    """Rows of one table by one key column in one level go out as one statement for all their columns
+    (``Loaders.rows_of`` joins callers of the same tick), however differently they were reached."""
+    merged: dict[tuple[Any, ...], DepartmentRequest] = {}
+    for request in requests:
+        if request.kind != "rows":
+            merged[(id(request),)] = request
+            continue
+        key = (request.level, request.department, request.table, request.key_column)
+        earlier = merged.get(key)
+        if earlier is None:
+            merged[key] = request
+            continue
+        merged[key] = replace(
+            earlier,
+            columns=tuple(dict.fromkeys((*earlier.columns, *request.columns))),
+            keys=None if earlier.keys is None or request.keys is None else earlier.keys + request.keys,
+            reached_from=f"{earlier.reached_from}, {request.reached_from}",
+        )
+    return list(merged.values())
+
+
+def _planned(compiled: CompiledOperation, collection: Any) -> Iterator[DepartmentRequest]:
     seen: set[tuple[Any, ...]] = set()
     for root in compiled.roots:
         if isinstance(root, RootLookup):

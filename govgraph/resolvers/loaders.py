@@ -4,7 +4,9 @@ A loader exists per (department, table, column, selected columns) for one
 request. Every key asked for within one tick goes to the source as one
 ``IN (...)`` query, chunked at the source's ``max_keys_per_query``. Loaders
 for different departments dispatch independently, so departments are
-fetched concurrently. With a ``RowCache``, each batch first looks in the
+fetched concurrently. Batches a caller makes itself (``rows_of``, the
+compiled plan's) for one table and key column in the same tick are joined
+into one statement for the union of their columns. With a ``RowCache``, each batch first looks in the
 cache and sends only the misses and the live columns to the source. Every
 fetch must finish by the request's deadline, so a hanging department
 cannot hold a request beyond it.
@@ -49,6 +51,8 @@ class Loaders:
         self._lookups: dict[LoaderKey, DataLoader[Any, list[Row]]] = {}
         self._rows_of: dict[LoaderKey, dict[Any, Row | None]] = {}
         self._lookups_of: dict[LoaderKey, dict[Any, list[Row]]] = {}
+        self._forming: dict[tuple[str, str, str], list[tuple[LoaderKey, list[Any], dict[Any, Any]]]] = {}
+        self._formed: dict[tuple[str, str, str], asyncio.Future[None]] = {}
         self._questions: DataLoader[Question, float | None] | None = None
 
     def questions(self, window: QuestionWindow) -> DataLoader[Question, float | None]:
@@ -97,8 +101,48 @@ class Loaders:
         no future per key. Each key is fetched once per request; chunks go to the department together."""
         loader_key = (department, table, key_column, columns)
         known = self._rows_of.setdefault(loader_key, {})
-        await self._batched(loader_key, keys, known, self._fetch)
+        missing = [key for key in dict.fromkeys(keys) if key not in known]
+        if missing:
+            await self._together(loader_key, missing, known)
         return [known[key] for key in keys]
+
+    async def _together(self, loader_key: LoaderKey, missing: list[Any], known: dict[Any, Any]) -> None:
+        """Rows of one table by one key column asked in the same tick go out as one statement for the union
+        of their columns and keys: a person's enterprises and their employer, say, selected differently.
+
+        The first caller leads: it lets the tick's other callers join, then fetches for all of them."""
+        department, table, key_column, _ = loader_key
+        target = (department, table, key_column)
+        forming = self._forming.get(target)
+        if forming is not None:
+            forming.append((loader_key, missing, known))
+            await asyncio.shield(self._formed[target])
+            return
+        forming = self._forming[target] = [(loader_key, missing, known)]
+        done = self._formed[target] = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.sleep(0)
+        finally:
+            del self._forming[target]
+            del self._formed[target]
+        try:
+            if len(forming) == 1:
+                await self._batched(loader_key, missing, known, self._fetch)
+            else:
+                columns = tuple(dict.fromkeys(column for key, _, _ in forming for column in key[3]))
+                keys = list(dict.fromkeys(key for _, wanted, _ in forming for key in wanted))
+                merged: dict[Any, Row | None] = {}
+                await self._batched((department, table, key_column, columns), keys, merged, self._fetch)
+                for _, wanted, into in forming:
+                    into.update((key, merged[key]) for key in wanted)
+        except BaseException as error:
+            if len(forming) > 1:
+                if isinstance(error, asyncio.CancelledError):
+                    done.cancel()
+                else:
+                    done.set_exception(error)
+            raise
+        done.set_result(None)
 
     async def lookups_of(
         self, department: str, table: str, match_column: str, columns: tuple[str, ...], keys: Sequence[Any]

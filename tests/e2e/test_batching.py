@@ -59,3 +59,44 @@ async def test_a_department_not_asked_for_is_not_queried(
 
     assert queries.counts["market_regulation"] == 1
     assert queries.total == 1
+
+
+EMPLOYERS_AND_ENTERPRISES = """
+query($ids: [IdNumber!]!) {
+  persons(idNumbers: $ids) {
+    idNumber
+    socialInsurance { employer { creditCode name } }
+    enterprises { creditCode status registeredCapital }
+  }
+}"""
+EMPLOYERS = """
+query($ids: [IdNumber!]!) { persons(idNumbers: $ids) { idNumber socialInsurance { employer { creditCode name } } } }"""
+ENTERPRISES = """
+query($ids: [IdNumber!]!) { persons(idNumbers: $ids) { idNumber enterprises { creditCode status registeredCapital } } }"""
+
+
+async def test_one_table_reached_two_ways_in_one_level_is_one_statement_with_each_its_own_values(
+    client: httpx.AsyncClient, queries: QueryCounter, demo_dir: Path
+) -> None:
+    """A person's employer and the enterprises they represent are both enterprises, selected differently."""
+    ids = person_ids(demo_dir, 1000)
+    live = {**TAX, "Cache-Control": "no-cache"}
+    await graphql(client, EMPLOYERS_AND_ENTERPRISES, {"ids": ids[:1]}, live)
+
+    queries.reset()
+    together = await graphql(client, EMPLOYERS_AND_ENTERPRISES, {"ids": ids}, live)
+    assert "errors" not in together, together["errors"][:3]
+    assert queries.counts["market_regulation"] == 2, "the representatives' lookup, then one statement of rows"
+
+    employers = await graphql(client, EMPLOYERS, {"ids": ids}, live)
+    enterprises = await graphql(client, ENTERPRISES, {"ids": ids}, live)
+    persons = together["data"]["persons"]
+    assert [person["socialInsurance"] for person in persons] == [
+        person["socialInsurance"] for person in employers["data"]["persons"]
+    ]
+    assert [person["enterprises"] for person in persons] == [
+        person["enterprises"] for person in enterprises["data"]["persons"]
+    ]
+    assert any(person["enterprises"] for person in persons) and any(
+        person["socialInsurance"] and person["socialInsurance"]["employer"] for person in persons
+    ), "the corpus reaches both branches"

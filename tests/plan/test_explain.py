@@ -73,6 +73,17 @@ def test_a_portal_query_is_explained_field_by_field_and_level_by_level(state: An
     assert "Person.annualIncome" in text and "level 2" in text and "waits for its commit" in text
 
 
+def test_one_table_reached_two_ways_in_a_level_is_planned_as_one_statement(state: Any) -> None:
+    query = """query($ids: [IdNumber!]!) { persons(idNumbers: $ids) {
+      socialInsurance { employer { name } } enterprises { status } } }"""
+    explained = explain(state, query, principal(state, "tax_officer"), variables={"ids": [ZHANG_WEI]})
+    rows = [item for item in explained.requests if (item.table, item.kind) == ("enterprises", "rows")]
+    assert len(rows) == 1
+    (enterprises,) = rows
+    assert enterprises.level == 2 and {"entname", "regstate"} <= set(enterprises.columns)
+    assert "employer" in enterprises.reached_from and "enterprises" in enterprises.reached_from
+
+
 def test_an_operation_over_the_limits_is_explained_as_refused(state: Any) -> None:
     deep = '{ person(idNumber: "%s") { spouse { spouse { spouse { spouse { spouse { spouse { spouse { spouse { name } } } } } } } } } }'
     explained = explain(state, deep % ZHANG_WEI, principal(state, "tax_officer"))
