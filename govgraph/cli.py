@@ -44,6 +44,19 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--seed", type=int, default=None)
     load.add_argument("--quiet", action="store_true")
     load.set_defaults(run=_demo_load)
+    api = demo.add_parser(
+        "api", help="serve one demo department's records as a JSON API (see docs/onboarding.md)"
+    )
+    api.add_argument("--department", required=True, help="e.g. taxation")
+    api.add_argument("--dir", type=Path, default=Path(os.environ.get("GOVGRAPH_DEMO_DIR", "var/demo")))
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=9100)
+    api.add_argument(
+        "--token-env",
+        default=None,
+        help="environment variable holding the bearer token callers must send (default: none required)",
+    )
+    api.set_defaults(run=_demo_api)
 
     serve = commands.add_parser("serve", help="serve GraphQL")
     serve.add_argument("--catalog", type=Path, default=None, help="catalog directory (default: the demo's)")
@@ -139,6 +152,34 @@ def _demo_generate(arguments: argparse.Namespace) -> int:
 
     generate_sqlite(arguments.out, **_demo_options(arguments))  # type: ignore[arg-type]
     print(f"demo city written to {arguments.out}", file=sys.stderr)
+    return 0
+
+
+def _demo_api(arguments: argparse.Namespace) -> int:
+    import uvicorn
+
+    from govgraph.demo.api import department_api
+    from govgraph.demo.layout import DEPARTMENTS
+
+    if arguments.department not in DEPARTMENTS:
+        print(
+            f"govgraph: unknown department {arguments.department!r}; one of {', '.join(DEPARTMENTS)}",
+            file=sys.stderr,
+        )
+        return 2
+    database = arguments.dir / f"{arguments.department}.db"
+    if not database.is_file():
+        print(f"govgraph: {database} not found; run `govgraph demo generate` first", file=sys.stderr)
+        return 2
+    token = None
+    if arguments.token_env:
+        token = os.environ.get(arguments.token_env)
+        if not token:
+            print(f"govgraph: {arguments.token_env} is not set", file=sys.stderr)
+            return 2
+    uvicorn.run(
+        department_api(database, token=token), host=arguments.host, port=arguments.port, log_level="warning"
+    )
     return 0
 
 

@@ -4,6 +4,7 @@
     ├── CatalogError(file, key_path, problem)      stops start-up
     ├── PolicyError(file, entry, problem)          stops start-up
     ├── SourceUnavailable(department)              SOURCE_UNAVAILABLE
+    ├── ListingUnsupported(department)             LISTING_UNSUPPORTED
     ├── AuditUnavailable()                         AUDIT_UNAVAILABLE
     ├── Forbidden(coordinate, reason)              FORBIDDEN
     ├── Unauthenticated(reason)                    UNAUTHENTICATED
@@ -56,6 +57,19 @@ class SourceUnavailable(GovgraphError):
         super().__init__(f"department {department} is {reason}")
         self.department = department
         self.reason = reason
+
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code, "department": self.department}
+
+
+class ListingUnsupported(GovgraphError):
+    """A department's API answers by key but cannot list its records: not a failure of the department."""
+
+    code = "LISTING_UNSUPPORTED"
+
+    def __init__(self, department: str) -> None:
+        super().__init__(f"department {department} is served by an API that cannot list its records")
+        self.department = department
 
     def extensions(self) -> dict[str, Any]:
         return {"code": self.code, "department": self.department}

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -42,8 +43,9 @@ from govgraph.cache.policy import CachePolicy
 from govgraph.cache.rows import RowCache
 from govgraph.catalog.loader import load_catalog
 from govgraph.catalog.model import Catalog
+from govgraph.catalog.specs import HttpSourceSpec
 from govgraph.endpoint import GraphQLEndpoint
-from govgraph.errors import SourceUnavailable
+from govgraph.errors import CatalogError, SourceUnavailable
 from govgraph.http import collector
 from govgraph.http.admission import AdmissionMiddleware
 from govgraph.http.forwarded import ClientAddressMiddleware
@@ -66,6 +68,7 @@ from govgraph.settings import Settings
 from govgraph.sources.base import Source
 from govgraph.sources.breaker import BreakerSource, CircuitBreaker
 from govgraph.sources.engines import Engines
+from govgraph.sources.http import HttpSource
 from govgraph.sources.metrics import DepartmentQueries
 from govgraph.sources.sql import SqlSource
 
@@ -112,7 +115,7 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engines = Engines(settings.pool_size, settings.connect_timeout)
-        sources = build_sources(catalog, settings, engines)
+        sources = build_sources(catalog, settings, engines, environ)
         app.state.sources = sources
         app.state.engines = engines
         audit_store = AuditStore(
@@ -327,25 +330,43 @@ def consumer_departments(catalog: Catalog, policy: Policy) -> list[str]:
     return sorted({department for department in named if department})
 
 
-def build_sources(catalog: Catalog, settings: Settings, engines: Engines | None = None) -> dict[str, Source]:
-    """One SQL source per department, each behind its own circuit breaker; departments in one database
-    share its connection pool."""
+def build_sources(
+    catalog: Catalog,
+    settings: Settings,
+    engines: Engines | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Source]:
+    """One source per department, each behind its own circuit breaker: SQL (departments in one database
+    share its connection pool) or a JSON API (its secret read from ``environ``, else ``os.environ``)."""
     engines = engines or Engines(settings.pool_size, settings.connect_timeout)
-    return {
-        department.id: BreakerSource(
-            SqlSource(
+    environment = os.environ if environ is None else environ
+    sources: dict[str, Source] = {}
+    for department in catalog.departments.values():
+        spec = department.source
+        source: Source
+        if isinstance(spec, HttpSourceSpec):
+            secret = None
+            if spec.auth is not None:
+                secret = environment.get(spec.auth.secret_env)
+                if not secret:
+                    raise CatalogError(
+                        department.file, "source.auth.secret_env", f"{spec.auth.secret_env} is not set"
+                    )
+            source = HttpSource(department.id, spec, department.tables, secret=secret)
+        else:
+            source = SqlSource(
                 department.id,
-                department.source.url,
+                spec.url,
                 department.tables,
-                db_schema=department.source.db_schema,
-                timeout=department.source.timeout,
-                max_concurrency=department.source.max_concurrency,
+                db_schema=spec.db_schema,
+                timeout=spec.timeout,
+                max_concurrency=spec.max_concurrency,
                 engines=engines,
-            ),
-            CircuitBreaker(department.id, settings.breaker_failures, settings.breaker_cool_down),
+            )
+        sources[department.id] = BreakerSource(
+            source, CircuitBreaker(department.id, settings.breaker_failures, settings.breaker_cool_down)
         )
-        for department in catalog.departments.values()
-    }
+    return sources
 
 
 async def _check(source: Source, timeout: float) -> str:

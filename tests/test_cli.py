@@ -85,3 +85,53 @@ def test_cache_invalidate_explains_the_memory_cache(
     assert "lives inside each server process" in capsys.readouterr().err
     assert main(["cache", "invalidate", "--department", "nowhere"]) == 2
     assert "unknown department nowhere" in capsys.readouterr().err
+
+
+def test_catalog_check_takes_an_api_department(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    catalog = tmp_path / "catalog"
+    shutil.copytree(DEMO_CATALOG, catalog)
+    shutil.copy(
+        Path(__file__).parents[1] / "govgraph" / "demo" / "apis" / "taxation.yaml", catalog / "departments"
+    )
+    assert main(["catalog", "check", str(catalog)]) == 0
+    assert "catalog ok: 6 departments" in capsys.readouterr().out
+
+
+def test_demo_api_serves_a_department_behind_its_token(demo_dir: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from tests.servers import free_port
+
+    port = free_port()
+    environ = {**os.environ, "DEMO_API_TOKEN": "cli-test-token"}
+    command = [sys.executable, "-m", "govgraph.cli", "demo", "api", "--department", "taxation"]
+    command += ["--dir", str(demo_dir), "--port", str(port), "--token-env", "DEMO_API_TOKEN"]
+    process = subprocess.Popen(command, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/individual_taxpayers/taxpayer_id_no"
+    try:
+        for _ in range(200):
+            try:
+                refused = httpx.post(url, json={"keys": ["110101199003071233"]})
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, process.stderr.read() if process.stderr else ""
+                time.sleep(0.05)
+        else:
+            raise AssertionError("govgraph demo api did not start")
+        assert refused.status_code == 401
+        answered = httpx.post(
+            url, json={"keys": ["110101199003071233"]}, headers={"Authorization": "Bearer cli-test-token"}
+        )
+        (record,) = answered.json()["data"]
+        assert record["id"] == "110101199003071233"
+        assert record["attributes"]["annual_income"] == 186000
+        assert record["attributes"]["tax_compliant"] is True
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=20)

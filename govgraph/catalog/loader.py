@@ -30,7 +30,7 @@ from govgraph.catalog.model import (
     ObjectType,
     TypeRef,
 )
-from govgraph.catalog.specs import DepartmentSpec, EntitiesFileSpec, FieldSpec
+from govgraph.catalog.specs import DepartmentSpec, EntitiesFileSpec, FieldSpec, HttpSourceSpec
 from govgraph.errors import CatalogError
 
 ENTITIES_FILE = "entities.yaml"
@@ -96,7 +96,8 @@ def _interpolate_source(file: str, source: dict[str, Any], env: Mapping[str, str
             except MissingVariable as error:
                 raise CatalogError(file, f"source.{key}", str(error)) from None
     url = resolved.get("url")
-    if isinstance(url, str) and url and not url.startswith(SUPPORTED_URL_SCHEMES):
+    sql = resolved.get("kind") == "sql"
+    if sql and isinstance(url, str) and url and not url.startswith(SUPPORTED_URL_SCHEMES):
         raise CatalogError(
             file,
             "source.url",
@@ -241,7 +242,45 @@ def _compile(
         )
         for file, department in departments
     }
+    for department in compiled_departments.values():
+        if isinstance(department.source, HttpSourceSpec):
+            _check_api(department, department.source, compiled_entities)
     return Catalog(str(root), compiled_departments, compiled_entities, objects, frozenset(hidden))
+
+
+def _check_api(department: Department, source: HttpSourceSpec, entities: dict[str, Entity]) -> None:
+    """An API department must say where every table, column and lookup govgraph reads comes from."""
+    for table, columns in department.tables.items():
+        spec = source.tables.get(table)
+        if spec is None:
+            raise CatalogError(
+                department.file, f"source.tables.{table}", "missing: govgraph reads this table"
+            )
+        for column in columns:
+            if column not in spec.columns:
+                raise CatalogError(
+                    department.file,
+                    f"source.tables.{table}.columns.{column}",
+                    "missing: govgraph reads this column",
+                )
+        for match, endpoint in spec.lookups.items():
+            if endpoint.path.count("{key}") != 1:
+                raise CatalogError(
+                    department.file,
+                    f"source.tables.{table}.lookups.{match}.path",
+                    "must hold {key} exactly once",
+                )
+    for entity in entities.values():
+        for catalog_field in entity.fields.values():
+            lookup = catalog_field.lookup
+            if catalog_field.department != department.id or lookup is None:
+                continue
+            if lookup.match not in source.tables[lookup.table].lookups:
+                raise CatalogError(
+                    department.file,
+                    f"source.tables.{lookup.table}.lookups.{lookup.match}",
+                    f"missing: {catalog_field.coordinate} looks up {lookup.table} by {lookup.match}",
+                )
 
 
 def _compile_field(

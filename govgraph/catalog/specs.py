@@ -7,7 +7,7 @@ reads.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 
@@ -47,7 +47,7 @@ class Text(Spec):
     en: str = Field(min_length=1)
 
 
-class SourceSpec(Spec):
+class SqlSourceSpec(Spec):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     kind: Literal["sql"]
@@ -56,6 +56,52 @@ class SourceSpec(Spec):
     timeout: PositiveFloat = 5.0
     stale_if_error: PositiveInt | None = None
     max_concurrency: PositiveInt = 8
+
+
+class HttpEndpointSpec(Spec):
+    """One call of a department's JSON API."""
+
+    path: str = Field(pattern=r"^/")
+    """Below the source's ``url``; a lookup's path holds ``{key}`` where the one key goes."""
+    method: Literal["GET", "POST"] = "POST"
+    keys: str = Field(default="keys", min_length=1)
+    """POST: the body's field holding the list of keys; GET: the query parameter, repeated per key."""
+    items: str = ""
+    """Dotted path to the list of records in the answer (``data.items``); empty: the answer is the list."""
+
+
+class HttpTableSpec(Spec):
+    fetch: HttpEndpointSpec
+    """Records by key, for a batch of keys."""
+    lookups: dict[str, HttpEndpointSpec] = {}
+    """Match column -> the endpoint for one key's records (its path holds ``{key}``)."""
+    columns: dict[str, str] = Field(min_length=1)
+    """Catalog column -> dotted path of its value within a record (``income.annual``)."""
+
+
+class HttpAuthSpec(Spec):
+    header: str = Field(default="Authorization", pattern=r"^[A-Za-z0-9-]+$")
+    scheme: str | None = "Bearer"
+    """Written before the secret (``Bearer <secret>``); none: the header is the secret alone."""
+    secret_env: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+    """The environment variable holding the secret: the catalog never holds it."""
+
+
+class HttpSourceSpec(Spec):
+    kind: Literal["http"]
+    url: str = Field(pattern=r"^https?://")
+    timeout: PositiveFloat = 5.0
+    stale_if_error: PositiveInt | None = None
+    max_concurrency: PositiveInt = 8
+    retries: int = Field(default=1, ge=0, le=5)
+    """Further attempts after a connection failure or a 502, 503 or 504, within the timeout's budget."""
+    max_keys_per_request: PositiveInt = 100
+    max_response_bytes: PositiveInt = 8 * 1024 * 1024
+    auth: HttpAuthSpec | None = None
+    tables: dict[str, HttpTableSpec] = Field(min_length=1)
+
+
+SourceSpec = Annotated[SqlSourceSpec | HttpSourceSpec, Field(discriminator="kind")]
 
 
 class LookupSpec(Spec):

@@ -1,0 +1,269 @@
+"""``HttpSource``: a department that publishes a JSON API instead of its database.
+
+The catalog's ``source`` block (``kind: http``) says, per table, where a
+batch of keys is answered, where one key's records are looked up (a path
+with ``{key}``), and where each catalog column sits within a record (a
+dotted path). One pooled httpx client per department; the secret for the
+auth header comes from an environment variable, never from the catalog.
+
+Whatever goes wrong upstream is the department's failure, and only its:
+a refused connection, a timeout, a status other than 2xx, a body larger
+than ``max_response_bytes``, JSON that does not parse or is not the shape
+configured, a value of the wrong type, a record for a key that was not
+asked for. Each raises ``SourceUnavailable`` with a reason of govgraph's
+own words; nothing of the upstream body reaches a caller or the log.
+
+As for SQL, waiting for a slot (``max_concurrency``) is govgraph's own
+queue; the department's ``timeout`` covers its answer, retries included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import orjson
+
+from govgraph.catalog.specs import HttpEndpointSpec, HttpSourceSpec
+from govgraph.errors import ListingUnsupported, SourceUnavailable
+from govgraph.sources.base import Row
+
+logger = logging.getLogger("govgraph.sources")
+
+RETRIED_STATUSES = frozenset({502, 503, 504})
+PROBE_KEY = "~govgraph-probe"
+"""A key no department holds: the readiness check asks for it and expects an empty, well-formed answer."""
+
+
+class HttpSource:
+    def __init__(
+        self,
+        department: str,
+        spec: HttpSourceSpec,
+        tables: Mapping[str, Mapping[str, str]],
+        *,
+        secret: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        """``tables``: each table's columns and their catalog types; ``secret``: for ``spec.auth``."""
+        self.department = department
+        self.max_keys_per_query = spec.max_keys_per_request
+        self.timeout = spec.timeout
+        self._spec = spec
+        self._types = tables
+        self._headers = {"Accept": "application/json"}
+        if spec.auth is not None:
+            if not secret:
+                raise ValueError(f"department {department}: no secret for its API ({spec.auth.secret_env})")
+            self._headers[spec.auth.header] = f"{spec.auth.scheme} {secret}" if spec.auth.scheme else secret
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._slots = asyncio.Semaphore(spec.max_concurrency)
+        self.queries = 0
+        """Requests sent to the department since start-up, retries included."""
+
+    async def open(self) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=self._spec.url,
+            headers=self._headers,
+            timeout=httpx.Timeout(self._spec.timeout),
+            limits=httpx.Limits(
+                max_connections=self._spec.max_concurrency,
+                max_keepalive_connections=self._spec.max_concurrency,
+            ),
+            follow_redirects=False,
+            trust_env=False,
+            transport=self._transport,
+        )
+
+    async def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+    async def check(self) -> None:
+        """Every table's batch endpoint answers well-formed JSON for a key nobody holds."""
+        for table, spec in self._spec.tables.items():
+            await self._records(spec.fetch, spec.fetch.path, [PROBE_KEY], table)
+
+    async def fetch(
+        self, table: str, key_column: str, columns: Sequence[str], keys: Sequence[Any]
+    ) -> dict[Any, Row]:
+        endpoint = self._spec.tables[table].fetch
+        asked = set(keys)
+        rows: dict[Any, Row] = {}
+        for record in await self._records(endpoint, endpoint.path, keys, table):
+            row = self._row(table, record, (key_column, *columns))
+            key = row[key_column]
+            if key not in asked:
+                raise self._failure(
+                    "answering in a shape govgraph was not configured for",
+                    "a record for a key it was not asked for",
+                )
+            rows[key] = row
+        return rows
+
+    async def lookup(
+        self, table: str, match_column: str, columns: Sequence[str], keys: Sequence[Any]
+    ) -> dict[Any, list[Row]]:
+        endpoint = self._spec.tables[table].lookups.get(match_column)
+        if endpoint is None:
+            raise self._failure("not configured for this lookup", f"no lookup of {table} by {match_column}")
+
+        async def one(key: Any) -> tuple[Any, list[Row]]:
+            path = endpoint.path.replace("{key}", quote(str(key), safe=""))
+            rows = [
+                self._row(table, record, (match_column, *columns))
+                for record in await self._records(endpoint, path, None, table)
+            ]
+            if any(row[match_column] != key for row in rows):
+                raise self._failure(
+                    "answering in a shape govgraph was not configured for",
+                    "a lookup answered with records of another key",
+                )
+            return key, rows
+
+        answers = await asyncio.gather(*(one(key) for key in dict.fromkeys(keys)))
+        return {key: rows for key, rows in answers if rows}
+
+    async def scan(
+        self, table: str, key_column: str, *, equals: Mapping[str, Any], after: Any | None, limit: int
+    ) -> list[Any]:
+        raise ListingUnsupported(self.department)
+
+    async def _records(
+        self, endpoint: HttpEndpointSpec, path: str, keys: Sequence[Any] | None, table: str
+    ) -> list[Mapping[str, Any]]:
+        """The records of one call: ``keys`` go in the body or the query string; ``None`` for a lookup."""
+        async with self._slots:
+            try:
+                async with asyncio.timeout(self.timeout):
+                    body = await self._send(endpoint, path, keys)
+            except TimeoutError:
+                raise self._failure(f"timed out after {self.timeout:g}s") from None
+        try:
+            answer = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise self._failure("answering malformed JSON") from None
+        records = _dig(answer, endpoint.items) if endpoint.items else answer
+        if not isinstance(records, list) or not all(isinstance(record, dict) for record in records):
+            where = endpoint.items or "the answer"
+            raise self._failure(
+                "answering in a shape govgraph was not configured for", f"{where} is not a list of records"
+            )
+        return records
+
+    async def _send(self, endpoint: HttpEndpointSpec, path: str, keys: Sequence[Any] | None) -> bytes:
+        client = self._client
+        if client is None:
+            raise self._failure("not open")
+        options: dict[str, Any] = {}
+        if keys is not None:
+            if endpoint.method == "POST":
+                options["content"] = orjson.dumps({endpoint.keys: list(keys)})
+                options["headers"] = {"Content-Type": "application/json"}
+            else:
+                options["params"] = [(endpoint.keys, str(key)) for key in keys]
+        attempts = self._spec.retries + 1
+        for attempt in range(1, attempts + 1):
+            self.queries += 1
+            try:
+                async with client.stream(endpoint.method, path, **options) as response:
+                    if response.status_code in RETRIED_STATUSES and attempt < attempts:
+                        continue
+                    if not 200 <= response.status_code < 300:
+                        raise self._failure(f"answering HTTP {response.status_code}")
+                    return await self._body(response)
+            except httpx.TransportError as error:
+                if attempt < attempts:
+                    continue
+                raise self._failure(f"unreachable ({type(error).__name__})") from None
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _body(self, response: httpx.Response) -> bytes:
+        limit = self._spec.max_response_bytes
+        declared = response.headers.get("Content-Length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise self._failure(f"answering more than {limit} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise self._failure(f"answering more than {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _row(self, table: str, record: Mapping[str, Any], columns: Sequence[str]) -> dict[str, Any]:
+        paths = self._spec.tables[table].columns
+        types = self._types[table]
+        row: dict[str, Any] = {}
+        for column in columns:
+            value = _dig(record, paths[column])
+            try:
+                row[column] = None if value is None else COERCE[types[column]](value)
+            except (TypeError, ValueError):
+                raise self._failure(
+                    "answering in a shape govgraph was not configured for",
+                    f"{table}.{column} is not a {types[column]}",
+                ) from None
+        return row
+
+    def _failure(self, reason: str, detail: str | None = None) -> SourceUnavailable:
+        """``reason`` reaches callers (``department X is <reason>``), ``detail`` only the log; neither holds
+        anything of the upstream body."""
+        logger.warning("department %s is %s%s", self.department, reason, f": {detail}" if detail else "")
+        return SourceUnavailable(self.department, reason)
+
+
+def _dig(value: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError
+    return value
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError
+    return value
+
+
+def _float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError
+    return float(value)
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError
+    return value
+
+
+def _date(value: Any) -> datetime.date:
+    return datetime.date.fromisoformat(_string(value))
+
+
+COERCE = {
+    "String": _string,
+    "IdNumber": _string,
+    "CreditCode": _string,
+    "Int": _integer,
+    "Float": _float,
+    "Boolean": _boolean,
+    "Date": _date,
+}
+"""JSON value -> the Python value a SQL source gives for the same catalog type; anything else is malformed."""
