@@ -35,6 +35,7 @@ from govgraph.cache.control import demand_for
 from govgraph.cache.rows import NO_DEPARTMENT
 from govgraph.catalog.model import Catalog
 from govgraph.errors import AuditUnavailable, GovgraphError
+from govgraph.http.caching import PRIVATE, cache_control, root_field_names
 from govgraph.http.responses import GRAPHQL_RESPONSE, accepts_graphql_response
 from govgraph.operation.limits import Limits
 from govgraph.operation.prepared import PreparedOperations
@@ -56,9 +57,12 @@ class GraphQLEndpoint(GraphQL):
         production: bool = False,
         prepared: PreparedOperations | None = None,
         compile_plans: bool = True,
+        shareable_roots: frozenset[str] = frozenset(),
         **options: Any,
     ) -> None:
+        """``shareable_roots``: root fields whose public-only answers are the same for anyone."""
         super().__init__(schema, **options)
+        self.shareable_roots = shareable_roots
         self.prepared = prepared
         self.compile_plans = compile_plans
         self.catalog = catalog
@@ -117,6 +121,7 @@ class GraphQLEndpoint(GraphQL):
         )
         if request_id:
             response.headers["x-request-id"] = request_id
+        response.headers["cache-control"] = getattr(sub_response, "cache_control", PRIVATE)
         if getattr(sub_response, "graphql_response_json", False):
             response.headers["content-type"] = GRAPHQL_RESPONSE
             if (
@@ -163,6 +168,17 @@ class GraphQLEndpoint(GraphQL):
             extensions["freshness"] = context.loaders.freshness.extension(now)
             if context.cache_note:
                 extensions["cacheControl"] = context.cache_note
+            if isinstance(context.response, Response):
+                context.response.cache_control = cache_control(  # type: ignore[attr-defined]
+                    public_only=context.public_only and not withheld,
+                    errors=bool(errors),
+                    root_fields=root_field_names(context.collection)
+                    if context.collection is not None
+                    else (),
+                    shareable_roots=self.shareable_roots,
+                    freshness=context.loaders.freshness,
+                    now=now,
+                )
         response["extensions"] = extensions
         return response
 
@@ -187,6 +203,7 @@ class GraphQLEndpoint(GraphQL):
         client = request.client.host if request.client else None
         record = build_record(context, self.catalog, client)
         if record is None and not context.released:
+            context.public_only = True
             return set()
         if record is not None and not record.sensitive and not context.released:
             await writer.record(record)  # committed, or journaled: durable before release either way

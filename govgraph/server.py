@@ -110,6 +110,7 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
         production=production,
         prepared=PreparedOperations(settings.plan_cache_size),
         compile_plans=settings.compiled_plans,
+        shareable_roots=frozenset({*entity_root_fields(catalog), "_entities"}),
     )
 
     @contextlib.asynccontextmanager

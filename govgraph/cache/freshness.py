@@ -66,6 +66,13 @@ class Freshness:
         """The truth, for the audit record."""
         return {department: entry.served_from for department, entry in self.departments.items()}
 
+    def remaining(self, now: float) -> int | None:
+        """Whole seconds for which every part stays within its max age; ``None`` if a part has none (live),
+        or nothing was read."""
+        if not self.departments or any(entry.max_age is None for entry in self.departments.values()):
+            return None
+        return max(0, int(min(entry.max_age - (now - entry.as_of) for entry in self.departments.values())))  # type: ignore[operator]
+
     def extension(self, now: float) -> list[dict[str, object]]:
         return [
             {

@@ -75,7 +75,11 @@ def department_api(database: Path, *, token: str | None = None) -> Starlette:
         except orjson.JSONDecodeError:
             return refuse(400, "the body must be JSON")
         keys = body.get("keys") if isinstance(body, dict) else None
-        if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys) or len(keys) > MAX_KEYS:
+        if (
+            not isinstance(keys, list)
+            or not all(isinstance(key, str) for key in keys)
+            or len(keys) > MAX_KEYS
+        ):
             return refuse(400, f'the body must be {{"keys": [up to {MAX_KEYS} strings]}}')
         return records(*place, keys)
 

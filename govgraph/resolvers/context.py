@@ -75,6 +75,8 @@ class RequestContext:
     touched: dict[tuple[str, str], set[Any]] = field(default_factory=dict)
     """(entity type, provider department) → keys whose records were read, for the audit trail."""
     served_from: dict[str, str] = field(default_factory=dict)
+    public_only: bool = False
+    """Proven, once the audit record is built, to hold public fields only (nothing an audit record would hold)."""
     """Provider department → live, cache or stale."""
     operation_name: str | None = None
     document_hash: str | None = None

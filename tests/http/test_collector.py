@@ -32,7 +32,9 @@ async def test_a_served_worker_freezes_its_start_up_heap() -> None:
     app = create_served_app()
     assert gc.get_freeze_count() == 0
     async with LifespanManager(app):
-        assert gc.get_freeze_count() > 10_000, "the schema, catalog and modules are out of the collector's walk"
+        assert gc.get_freeze_count() > 10_000, (
+            "the schema, catalog and modules are out of the collector's walk"
+        )
 
 
 @pytest.mark.usefixtures("restored_collector")
