@@ -6,22 +6,18 @@ with ``{key}``), and where each catalog column sits within a record (a
 dotted path). One pooled httpx client per department; the secret for the
 auth header comes from an environment variable, never from the catalog.
 
-Whatever goes wrong upstream is the department's failure, and only its:
-a refused connection, a timeout, a status other than 2xx, a body larger
-than ``max_response_bytes``, JSON that does not parse or is not the shape
-configured, a value of the wrong type, a record for a key that was not
-asked for. Each raises ``SourceUnavailable`` with a reason of govgraph's
-own words; nothing of the upstream body reaches a caller or the log.
-
-As for SQL, waiting for a slot (``max_concurrency``) is govgraph's own
-queue; the department's ``timeout`` covers its answer, retries included.
+Whatever goes wrong upstream is the department's failure, and only its
+(``upstream.py`` for the transport's share): besides what any call can
+meet, JSON that is not the shape configured, a value of the wrong type, a
+record for a key that was not asked for. Each raises ``SourceUnavailable``
+with a reason of govgraph's own words; nothing of the upstream body reaches
+a caller or the log.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime
-import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -32,10 +28,8 @@ import orjson
 from govgraph.catalog.specs import HttpEndpointSpec, HttpSourceSpec
 from govgraph.errors import ListingUnsupported, SourceUnavailable
 from govgraph.sources.base import Row
+from govgraph.sources.upstream import Upstream
 
-logger = logging.getLogger("govgraph.sources")
-
-RETRIED_STATUSES = frozenset({502, 503, 504})
 PROBE_KEY = "~govgraph-probe"
 """A key no department holds: the readiness check asks for it and expects an empty, well-formed answer."""
 
@@ -56,35 +50,18 @@ class HttpSource:
         self.timeout = spec.timeout
         self._spec = spec
         self._types = tables
-        self._headers = {"Accept": "application/json"}
-        if spec.auth is not None:
-            if not secret:
-                raise ValueError(f"department {department}: no secret for its API ({spec.auth.secret_env})")
-            self._headers[spec.auth.header] = f"{spec.auth.scheme} {secret}" if spec.auth.scheme else secret
-        self._transport = transport
-        self._client: httpx.AsyncClient | None = None
-        self._slots = asyncio.Semaphore(spec.max_concurrency)
-        self.queries = 0
+        self._upstream = Upstream(department, spec, secret=secret, transport=transport)
+
+    @property
+    def queries(self) -> int:
         """Requests sent to the department since start-up, retries included."""
+        return self._upstream.requests
 
     async def open(self) -> None:
-        self._client = httpx.AsyncClient(
-            base_url=self._spec.url,
-            headers=self._headers,
-            timeout=httpx.Timeout(self._spec.timeout),
-            limits=httpx.Limits(
-                max_connections=self._spec.max_concurrency,
-                max_keepalive_connections=self._spec.max_concurrency,
-            ),
-            follow_redirects=False,
-            trust_env=False,
-            transport=self._transport,
-        )
+        await self._upstream.open()
 
     async def close(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
+        await self._upstream.close()
 
     async def check(self) -> None:
         """Every table's batch endpoint answers well-formed JSON for a key nobody holds."""
@@ -140,28 +117,6 @@ class HttpSource:
         self, endpoint: HttpEndpointSpec, path: str, keys: Sequence[Any] | None, table: str
     ) -> list[Mapping[str, Any]]:
         """The records of one call: ``keys`` go in the body or the query string; ``None`` for a lookup."""
-        async with self._slots:
-            try:
-                async with asyncio.timeout(self.timeout):
-                    body = await self._send(endpoint, path, keys)
-            except TimeoutError:
-                raise self._failure(f"timed out after {self.timeout:g}s") from None
-        try:
-            answer = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise self._failure("answering malformed JSON") from None
-        records = _dig(answer, endpoint.items) if endpoint.items else answer
-        if not isinstance(records, list) or not all(isinstance(record, dict) for record in records):
-            where = endpoint.items or "the answer"
-            raise self._failure(
-                "answering in a shape govgraph was not configured for", f"{where} is not a list of records"
-            )
-        return records
-
-    async def _send(self, endpoint: HttpEndpointSpec, path: str, keys: Sequence[Any] | None) -> bytes:
-        client = self._client
-        if client is None:
-            raise self._failure("not open")
         options: dict[str, Any] = {}
         if keys is not None:
             if endpoint.method == "POST":
@@ -169,42 +124,21 @@ class HttpSource:
                 options["headers"] = {"Content-Type": "application/json"}
             else:
                 options["params"] = [(endpoint.keys, str(key)) for key in keys]
-        attempts = self._spec.retries + 1
-        for attempt in range(1, attempts + 1):
-            self.queries += 1
-            try:
-                async with client.stream(endpoint.method, path, **options) as response:
-                    if response.status_code in RETRIED_STATUSES and attempt < attempts:
-                        continue
-                    if not 200 <= response.status_code < 300:
-                        raise self._failure(f"answering HTTP {response.status_code}")
-                    return await self._body(response)
-            except httpx.TransportError as error:
-                if attempt < attempts:
-                    continue
-                raise self._failure(f"unreachable ({type(error).__name__})") from None
-        raise AssertionError("unreachable: the last attempt returns or raises")
-
-    async def _body(self, response: httpx.Response) -> bytes:
-        limit = self._spec.max_response_bytes
-        declared = response.headers.get("Content-Length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise self._failure(f"answering more than {limit} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > limit:
-                raise self._failure(f"answering more than {limit} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        answer = await self._upstream.json(endpoint.method, path, **options)
+        records = dig(answer, endpoint.items) if endpoint.items else answer
+        if not isinstance(records, list) or not all(isinstance(record, dict) for record in records):
+            where = endpoint.items or "the answer"
+            raise self._failure(
+                "answering in a shape govgraph was not configured for", f"{where} is not a list of records"
+            )
+        return records
 
     def _row(self, table: str, record: Mapping[str, Any], columns: Sequence[str]) -> dict[str, Any]:
         paths = self._spec.tables[table].columns
         types = self._types[table]
         row: dict[str, Any] = {}
         for column in columns:
-            value = _dig(record, paths[column])
+            value = dig(record, paths[column])
             try:
                 row[column] = None if value is None else COERCE[types[column]](value)
             except (TypeError, ValueError):
@@ -215,13 +149,10 @@ class HttpSource:
         return row
 
     def _failure(self, reason: str, detail: str | None = None) -> SourceUnavailable:
-        """``reason`` reaches callers (``department X is <reason>``), ``detail`` only the log; neither holds
-        anything of the upstream body."""
-        logger.warning("department %s is %s%s", self.department, reason, f": {detail}" if detail else "")
-        return SourceUnavailable(self.department, reason)
+        return self._upstream.failure(reason, detail)
 
 
-def _dig(value: Any, path: str) -> Any:
+def dig(value: Any, path: str) -> Any:
     for part in path.split("."):
         if not isinstance(value, dict):
             return None
