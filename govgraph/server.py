@@ -43,7 +43,7 @@ from govgraph.cache.policy import CachePolicy
 from govgraph.cache.rows import RowCache
 from govgraph.catalog.loader import load_catalog
 from govgraph.catalog.model import Catalog
-from govgraph.catalog.specs import HttpSourceSpec
+from govgraph.catalog.specs import GraphQLSourceSpec, HttpSourceSpec
 from govgraph.endpoint import GraphQLEndpoint
 from govgraph.errors import CatalogError, SourceUnavailable
 from govgraph.http import collector
@@ -68,6 +68,7 @@ from govgraph.settings import Settings
 from govgraph.sources.base import Source
 from govgraph.sources.breaker import BreakerSource, CircuitBreaker
 from govgraph.sources.engines import Engines
+from govgraph.sources.graphql import GraphQLSource
 from govgraph.sources.http import HttpSource
 from govgraph.sources.metrics import DepartmentQueries
 from govgraph.sources.sql import SqlSource
@@ -338,14 +339,15 @@ def build_sources(
     environ: Mapping[str, str] | None = None,
 ) -> dict[str, Source]:
     """One source per department, each behind its own circuit breaker: SQL (departments in one database
-    share its connection pool) or a JSON API (its secret read from ``environ``, else ``os.environ``)."""
+    share its connection pool), a JSON API or a GraphQL subgraph (a service's secret read from ``environ``,
+    else ``os.environ``)."""
     engines = engines or Engines(settings.pool_size, settings.connect_timeout)
     environment = os.environ if environ is None else environ
     sources: dict[str, Source] = {}
     for department in catalog.departments.values():
         spec = department.source
         source: Source
-        if isinstance(spec, HttpSourceSpec):
+        if isinstance(spec, HttpSourceSpec | GraphQLSourceSpec):
             secret = None
             if spec.auth is not None:
                 secret = environment.get(spec.auth.secret_env)
@@ -353,7 +355,8 @@ def build_sources(
                     raise CatalogError(
                         department.file, "source.auth.secret_env", f"{spec.auth.secret_env} is not set"
                     )
-            source = HttpSource(department.id, spec, department.tables, secret=secret)
+            service = HttpSource if isinstance(spec, HttpSourceSpec) else GraphQLSource
+            source = service(department.id, spec, department.tables, secret=secret)  # type: ignore[arg-type]
         else:
             source = SqlSource(
                 department.id,

@@ -8,14 +8,48 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from govgraph.demo.golden import EXAMPLE_TECH, LI_NA, OLD_TOWN_TRADING, WANG_JIANGUO, ZHANG_WEI
 from govgraph.settings import DEMO_CATALOG
+from tests.auth_helpers import bearer
 from tests.servers import free_port
 
 STARTUP_POLLS = 400
+
+# Queries over the demo's taxation department, for whichever source serves it: each must answer as over its
+# database (values, masks, bands, yes/no answers, denials).
+TAX = {**bearer("tax_officer", "tax-audit"), "Cache-Control": "no-cache"}
+CLERK = bearer("window_clerk", "housing-subsidy")
+
+CORPUS: list[tuple[str, dict[str, Any], dict[str, str]]] = [
+    (
+        """query($id: IdNumber!) { person(idNumber: $id) {
+            name annualIncome taxCompliant annualIncomeBand spouse { annualIncome taxCompliant }
+            enterprises { name taxCreditRating taxArrears } } }""",
+        {"id": ZHANG_WEI},
+        TAX,
+    ),
+    (
+        """query($id: IdNumber!) { person(idNumber: $id) { annualIncome taxCompliant } }""",
+        {"id": WANG_JIANGUO},
+        TAX,
+    ),
+    (
+        """query($codes: [CreditCode!]!) { enterprises(creditCodes: $codes) { name taxCreditRating taxArrears } }""",
+        {"codes": [EXAMPLE_TECH, OLD_TOWN_TRADING]},
+        TAX,
+    ),
+    (
+        """query($id: IdNumber!) { person(idNumber: $id) {
+            name annualIncome verify { low: annualIncome(lt: 200000) high: annualIncome(gte: 200000) } } }""",
+        {"id": LI_NA},
+        CLERK,
+    ),
+]
 
 
 class Counted:

@@ -30,7 +30,13 @@ from govgraph.catalog.model import (
     ObjectType,
     TypeRef,
 )
-from govgraph.catalog.specs import DepartmentSpec, EntitiesFileSpec, FieldSpec, HttpSourceSpec
+from govgraph.catalog.specs import (
+    DepartmentSpec,
+    EntitiesFileSpec,
+    FieldSpec,
+    GraphQLSourceSpec,
+    HttpSourceSpec,
+)
 from govgraph.errors import CatalogError
 
 ENTITIES_FILE = "entities.yaml"
@@ -243,13 +249,15 @@ def _compile(
         for file, department in departments
     }
     for department in compiled_departments.values():
-        if isinstance(department.source, HttpSourceSpec):
-            _check_api(department, department.source, compiled_entities)
+        if isinstance(department.source, HttpSourceSpec | GraphQLSourceSpec):
+            _check_service(department, department.source, compiled_entities)
     return Catalog(str(root), compiled_departments, compiled_entities, objects, frozenset(hidden))
 
 
-def _check_api(department: Department, source: HttpSourceSpec, entities: dict[str, Entity]) -> None:
-    """An API department must say where every table, column and lookup govgraph reads comes from."""
+def _check_service(
+    department: Department, source: HttpSourceSpec | GraphQLSourceSpec, entities: dict[str, Entity]
+) -> None:
+    """A department behind a service must say where every table, column and lookup govgraph reads comes from."""
     for table, columns in department.tables.items():
         spec = source.tables.get(table)
         if spec is None:
@@ -263,7 +271,7 @@ def _check_api(department: Department, source: HttpSourceSpec, entities: dict[st
                     f"source.tables.{table}.columns.{column}",
                     "missing: govgraph reads this column",
                 )
-        for match, endpoint in spec.lookups.items():
+        for match, endpoint in getattr(spec, "lookups", {}).items():
             if endpoint.path.count("{key}") != 1:
                 raise CatalogError(
                     department.file,
@@ -275,6 +283,13 @@ def _check_api(department: Department, source: HttpSourceSpec, entities: dict[st
             lookup = catalog_field.lookup
             if catalog_field.department != department.id or lookup is None:
                 continue
+            if isinstance(source, GraphQLSourceSpec):
+                raise CatalogError(
+                    department.file,
+                    "source.kind",
+                    f"a GraphQL department cannot serve lookups yet, and {catalog_field.coordinate} "
+                    f"looks up {lookup.table} by {lookup.match}",
+                )
             if lookup.match not in source.tables[lookup.table].lookups:
                 raise CatalogError(
                     department.file,

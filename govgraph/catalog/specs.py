@@ -7,6 +7,7 @@ reads.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
@@ -36,6 +37,9 @@ tax (纳税与信用), location (位置), biometric (生物识别)."""
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 TYPE_REFERENCE = r"^\[?[A-Za-z_][A-Za-z0-9_]*\]?$"
+
+
+FIELD_NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")
 
 
 class Spec(BaseModel):
@@ -87,8 +91,9 @@ class HttpAuthSpec(Spec):
     """The environment variable holding the secret: the catalog never holds it."""
 
 
-class HttpSourceSpec(Spec):
-    kind: Literal["http"]
+class ServiceSourceSpec(Spec):
+    """What every department behind a service (an API, a GraphQL endpoint) shares."""
+
     url: str = Field(pattern=r"^https?://")
     timeout: PositiveFloat = 5.0
     stale_if_error: PositiveInt | None = None
@@ -98,10 +103,37 @@ class HttpSourceSpec(Spec):
     max_keys_per_request: PositiveInt = 100
     max_response_bytes: PositiveInt = 8 * 1024 * 1024
     auth: HttpAuthSpec | None = None
+
+
+class HttpSourceSpec(ServiceSourceSpec):
+    kind: Literal["http"]
     tables: dict[str, HttpTableSpec] = Field(min_length=1)
 
 
-SourceSpec = Annotated[SqlSourceSpec | HttpSourceSpec, Field(discriminator="kind")]
+class GraphQLTableSpec(Spec):
+    type: str = Field(pattern=r"^[A-Z][A-Za-z0-9]*$")
+    """The remote entity's ``__typename``."""
+    key: str = Field(pattern=IDENTIFIER)
+    """The remote entity's key field: each representation is ``{__typename: type, key: <key>}``."""
+    columns: dict[str, str] = Field(min_length=1)
+    """Catalog column -> dotted path of remote fields (``socialInsurance.contributionMonths``)."""
+
+    @model_validator(mode="after")
+    def _paths_are_field_names(self) -> GraphQLTableSpec:
+        for column, path in self.columns.items():
+            if not all(FIELD_NAME.match(part) for part in path.split(".")):
+                raise ValueError(f"columns.{column}: {path!r} is not a dotted path of GraphQL field names")
+        return self
+
+
+class GraphQLSourceSpec(ServiceSourceSpec):
+    """A department that is itself a federation subgraph: read through ``_entities``."""
+
+    kind: Literal["graphql"]
+    tables: dict[str, GraphQLTableSpec] = Field(min_length=1)
+
+
+SourceSpec = Annotated[SqlSourceSpec | HttpSourceSpec | GraphQLSourceSpec, Field(discriminator="kind")]
 
 
 class LookupSpec(Spec):

@@ -17,7 +17,6 @@ a caller or the log.
 from __future__ import annotations
 
 import asyncio
-import datetime
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -29,6 +28,7 @@ from govgraph.catalog.specs import HttpEndpointSpec, HttpSourceSpec
 from govgraph.errors import ListingUnsupported, SourceUnavailable
 from govgraph.sources.base import Row
 from govgraph.sources.upstream import Upstream
+from govgraph.sources.values import COERCE, dig
 
 PROBE_KEY = "~govgraph-probe"
 """A key no department holds: the readiness check asks for it and expects an empty, well-formed answer."""
@@ -150,51 +150,3 @@ class HttpSource:
 
     def _failure(self, reason: str, detail: str | None = None) -> SourceUnavailable:
         return self._upstream.failure(reason, detail)
-
-
-def dig(value: Any, path: str) -> Any:
-    for part in path.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
-
-
-def _string(value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError
-    return value
-
-
-def _integer(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError
-    return value
-
-
-def _float(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError
-    return float(value)
-
-
-def _boolean(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError
-    return value
-
-
-def _date(value: Any) -> datetime.date:
-    return datetime.date.fromisoformat(_string(value))
-
-
-COERCE = {
-    "String": _string,
-    "IdNumber": _string,
-    "CreditCode": _string,
-    "Int": _integer,
-    "Float": _float,
-    "Boolean": _boolean,
-    "Date": _date,
-}
-"""JSON value -> the Python value a SQL source gives for the same catalog type; anything else is malformed."""

@@ -9,90 +9,33 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 import yaml
-from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from govgraph import Settings, create_app
+from govgraph import Settings
 from govgraph.catalog.loader import load_catalog
 from govgraph.catalog.specs import HttpSourceSpec
 from govgraph.demo.api import department_api
-from govgraph.demo.golden import EXAMPLE_TECH, LI_NA, OLD_TOWN_TRADING, WANG_JIANGUO, ZHANG_WEI
+from govgraph.demo.golden import LI_NA, ZHANG_WEI
 from govgraph.errors import CatalogError, ListingUnsupported
 from govgraph.settings import DEMO_CATALOG
 from govgraph.sources.breaker import BreakerSource, CircuitBreaker
 from govgraph.sources.http import HttpSource
-from tests.apis import Counted, catalog_with, serving
-from tests.auth_helpers import bearer
+from tests.apis import CORPUS, TAX, Counted, catalog_with, serving
 from tests.conftest import AppFactory, graphql
 
 API_FILE = Path(__file__).parents[2] / "govgraph" / "demo" / "apis" / "taxation.yaml"
 TOKEN = "demo-taxation-api-token"
 LEAK = "UPSTREAM-BODY-MUST-NOT-LEAK"
-TAX = {**bearer("tax_officer", "tax-audit"), "Cache-Control": "no-cache"}
-CLERK = bearer("window_clerk", "housing-subsidy")
-
-CORPUS: list[tuple[str, dict[str, Any], dict[str, str]]] = [
-    (
-        """query($id: IdNumber!) { person(idNumber: $id) {
-            name annualIncome taxCompliant annualIncomeBand spouse { annualIncome taxCompliant }
-            enterprises { name taxCreditRating taxArrears } } }""",
-        {"id": ZHANG_WEI},
-        TAX,
-    ),
-    (
-        """query($id: IdNumber!) { person(idNumber: $id) { annualIncome taxCompliant } }""",
-        {"id": WANG_JIANGUO},
-        TAX,
-    ),
-    (
-        """query($codes: [CreditCode!]!) { enterprises(creditCodes: $codes) { name taxCreditRating taxArrears } }""",
-        {"codes": [EXAMPLE_TECH, OLD_TOWN_TRADING]},
-        TAX,
-    ),
-    (
-        """query($id: IdNumber!) { person(idNumber: $id) {
-            name annualIncome verify { low: annualIncome(lt: 200000) high: annualIncome(gte: 200000) } } }""",
-        {"id": LI_NA},
-        CLERK,
-    ),
-]
-
-
-@pytest.fixture
-async def app_factory(tmp_path: Path) -> AsyncIterator[AppFactory]:
-    """Apps of the test's own, every one on the SQLite demo city but for the department it points elsewhere."""
-    async with AsyncExitStack() as stack:
-
-        async def start(environ: dict[str, str], **options: Any) -> tuple[Starlette, httpx.AsyncClient]:
-            name = uuid.uuid4().hex[:8]
-            settings = Settings(
-                audit_url=f"sqlite+aiosqlite:///{tmp_path}/audit-{name}.db",
-                audit_spool=tmp_path / f"{name}.jsonl",
-                **options,
-            )
-            application = create_app(settings, environ=environ)
-            await stack.enter_async_context(LifespanManager(application))
-            client = await stack.enter_async_context(
-                httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=application), base_url="http://govgraph.test"
-                )
-            )
-            return application, client
-
-        yield start
 
 
 @pytest.fixture
@@ -125,11 +68,11 @@ def person_ids(demo_dir: Path, count: int) -> list[str]:
 
 
 async def test_the_api_department_answers_every_query_as_its_database_did(
-    app_factory: AppFactory, demo_dir: Path, api_catalog: Path, taxation_api: tuple[str, Counted]
+    sqlite_apps: AppFactory, demo_dir: Path, api_catalog: Path, taxation_api: tuple[str, Counted]
 ) -> None:
     url, api = taxation_api
-    _, database = await app_factory({"GOVGRAPH_DEMO_DIR": str(demo_dir)})
-    _, through_api = await app_factory(through(url, demo_dir), catalog=api_catalog)
+    _, database = await sqlite_apps({"GOVGRAPH_DEMO_DIR": str(demo_dir)})
+    _, through_api = await sqlite_apps(through(url, demo_dir), catalog=api_catalog)
     ids = person_ids(demo_dir, 600)
     corpus = [
         *CORPUS,
@@ -148,10 +91,10 @@ async def test_the_api_department_answers_every_query_as_its_database_did(
 
 
 async def test_keys_go_in_batches_of_the_configured_size(
-    app_factory: AppFactory, demo_dir: Path, api_catalog: Path, taxation_api: tuple[str, Counted]
+    sqlite_apps: AppFactory, demo_dir: Path, api_catalog: Path, taxation_api: tuple[str, Counted]
 ) -> None:
     url, api = taxation_api
-    _, client = await app_factory(through(url, demo_dir), catalog=api_catalog)
+    _, client = await sqlite_apps(through(url, demo_dir), catalog=api_catalog)
     ids = person_ids(demo_dir, 1000)
     before = api.requests
     body = await graphql(
@@ -214,12 +157,12 @@ FAULTS = {
 
 @pytest.mark.parametrize("fault", FAULTS)
 async def test_an_api_that_fails_fails_its_own_fields_only_and_nothing_of_its_body_leaks(
-    app_factory: AppFactory, demo_dir: Path, api_catalog: Path, fault: str
+    sqlite_apps: AppFactory, demo_dir: Path, api_catalog: Path, fault: str
 ) -> None:
     respond, expected_requests = FAULTS[fault]
     api = Counted(failing(respond))
     with serving(api) as url:
-        _, client = await app_factory(through(url, demo_dir), catalog=api_catalog)
+        _, client = await sqlite_apps(through(url, demo_dir), catalog=api_catalog)
         response = await client.post(
             "/graphql",
             json={
@@ -237,14 +180,14 @@ async def test_an_api_that_fails_fails_its_own_fields_only_and_nothing_of_its_bo
 
 
 async def test_an_api_that_is_down_or_refuses_the_secret_fails_its_fields_only(
-    app_factory: AppFactory, demo_dir: Path, api_catalog: Path, taxation_api: tuple[str, Counted]
+    sqlite_apps: AppFactory, demo_dir: Path, api_catalog: Path, taxation_api: tuple[str, Counted]
 ) -> None:
     url, _ = taxation_api
     query = """query($id: IdNumber!) { person(idNumber: $id) { name annualIncome } }"""
     with serving(failing(lambda request: json([]))) as gone:
         pass  # the port is free again: nothing listens there
     for environ in (through(gone, demo_dir), through(url, demo_dir, token="not-the-token")):
-        _, client = await app_factory(environ, catalog=api_catalog)
+        _, client = await sqlite_apps(environ, catalog=api_catalog)
         response = await client.post(
             "/graphql", json={"query": query, "variables": {"id": ZHANG_WEI}}, headers=TAX
         )
