@@ -177,9 +177,12 @@ def _demo_api(arguments: argparse.Namespace) -> int:
         if not token:
             print(f"govgraph: {arguments.token_env} is not set", file=sys.stderr)
             return 2
-    uvicorn.run(
-        department_api(database, token=token), host=arguments.host, port=arguments.port, log_level="warning"
-    )
+    from govgraph.catalog.loader import load_catalog
+    from govgraph.settings import DEMO_CATALOG
+
+    published = load_catalog(DEMO_CATALOG, env={}).departments[arguments.department].tables
+    app = department_api(database, published=published, token=token)
+    uvicorn.run(app, host=arguments.host, port=arguments.port, log_level="warning")
     return 0
 
 

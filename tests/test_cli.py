@@ -132,6 +132,7 @@ def test_demo_api_serves_a_department_behind_its_token(demo_dir: Path) -> None:
         assert record["id"] == "110101199003071233"
         assert record["attributes"]["annual_income"] == 186000
         assert record["attributes"]["tax_compliant"] is True
+        assert "bank_account" not in record["attributes"], "what is never shared never leaves the department"
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=20)

@@ -9,7 +9,8 @@
 
 A record is ``{"id": <the column asked by>, "attributes": {column: value}}``,
 so a catalog maps columns to dotted paths (``attributes.annual_income``), as
-it would for a real department's API. With ``token``, every request must
+it would for a real department's API. Only the ``published`` columns are
+served. With ``token``, every request must
 carry ``Authorization: Bearer <token>``. Tables and columns are checked
 against the database's own; values travel as parameters only.
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 import datetime
 import hmac
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +35,22 @@ from starlette.routing import Route
 MAX_KEYS = 1000
 
 
-def department_api(database: Path, *, token: str | None = None) -> Starlette:
+def department_api(
+    database: Path, *, published: Mapping[str, Collection[str]], token: str | None = None
+) -> Starlette:
+    """``published``: per table, the columns the department hands out (for the demo, those the catalog
+    reads); the rest of its records, a bank account say, never leaves it."""
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
         names = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         declared = {
             name: {row[1]: str(row[2]).upper() for row in connection.execute(f'PRAGMA table_info("{name}")')}
             for name in names
         }
+    declared = {
+        table: {column: kind for column, kind in types.items() if column in published.get(table, ())}
+        for table, types in declared.items()
+        if table in published
+    }
     columns = {name: list(types) for name, types in declared.items()}
 
     def refuse(status: int, problem: str) -> Response:
@@ -98,8 +108,9 @@ def department_api(database: Path, *, token: str | None = None) -> Starlette:
 
 
 def _attributes(row: sqlite3.Row, types: Mapping[str, str]) -> dict[str, Any]:
-    """JSON's own types: SQLite keeps booleans as 0 and 1, an API sends ``true`` and ``false``."""
-    return {name: _json_value(row[name], types.get(name, "")) for name in row.keys()}  # noqa: SIM118
+    """The published columns, in JSON's own types: SQLite keeps booleans as 0 and 1, an API sends
+    ``true`` and ``false``."""
+    return {name: _json_value(row[name], kind) for name, kind in types.items()}
 
 
 def _json_value(value: Any, declared: str) -> Any:

@@ -92,7 +92,7 @@ def build_schema(
     """``hide_suggestions``: no "Did you mean ..." in field errors (production; other messages are
     handled by validation and the executor)."""
     entities = EntityLoader(catalog, {})
-    classes = build_types(catalog, entities)
+    classes = build_types(catalog, entities, policy)
     for entity in catalog.entities.values():
         _add_resolve_reference(classes[entity.name], entities, entity.name, entity.key_field)
     query = strawberry.tools.create_type(

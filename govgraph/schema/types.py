@@ -15,7 +15,9 @@ import types
 from typing import Any, Optional
 
 import strawberry
+from strawberry.federation.schema_directives import Authenticated, RequiresScopes
 
+from govgraph.auth.policy import Policy
 from govgraph.catalog.model import Catalog, CatalogField, ObjectField
 from govgraph.resolvers import fields as field_resolvers
 from govgraph.resolvers.entities import EntityLoader
@@ -26,8 +28,10 @@ from govgraph.schema.scalars import PYTHON_TYPES
 _build_numbers = itertools.count(1)
 
 
-def build_types(catalog: Catalog, entities: EntityLoader) -> dict[str, type]:
-    """Create, fill and decorate one class per entity and object type; returns them by GraphQL name."""
+def build_types(catalog: Catalog, entities: EntityLoader, policy: Policy | None = None) -> dict[str, type]:
+    """Create, fill and decorate one class per entity and object type; returns them by GraphQL name.
+
+    With ``policy``, fields carry their classification to a router in the SDL (``access_directives``)."""
     build = next(_build_numbers)
     classes: dict[str, type] = {}
     for name in [*catalog.entities, *catalog.objects]:
@@ -48,9 +52,14 @@ def build_types(catalog: Catalog, entities: EntityLoader) -> dict[str, type]:
         cls = classes[entity.name]
         for catalog_field in entity.fields.values():
             annotation, definition = _entity_field(catalog, entities, classes, catalog_field)
+            if policy is not None:
+                definition.directives = access_directives(catalog_field, policy)
             _attach(cls, catalog_field.name, annotation, definition)
             if catalog_field.band_name is not None:
-                _attach(cls, catalog_field.band_name, Optional[str], _band_field(catalog, catalog_field))
+                band = _band_field(catalog, catalog_field)
+                if policy is not None:
+                    band.directives = access_directives(catalog_field, policy, modes=("read", "mask"))
+                _attach(cls, catalog_field.band_name, Optional[str], band)
         checks = build_checks_type(catalog, entity)
         if checks is not None:
             classes[checks_type_name(entity.name)] = checks
@@ -74,6 +83,30 @@ def build_types(catalog: Catalog, entities: EntityLoader) -> dict[str, type]:
         )
     entities.types = classes
     return classes
+
+
+NO_GRANT = "govgraph:no-grant"
+"""The scope nobody holds: what a router is told a field needs when no role is granted it."""
+
+
+def access_directives(
+    catalog_field: CatalogField, policy: Policy, modes: tuple[str, ...] = ("read", "mask", "verify")
+) -> list[object]:
+    """What a router can enforce before govgraph decides: internal fields need an authenticated caller;
+    conditional and sensitive ones also a scope naming one of the roles granted them (in ``modes``), so a
+    token's ``scope`` claim should list its roles. govgraph decides every field itself all the same."""
+    classification = catalog_field.classification
+    if classification == "public":
+        return []
+    if classification == "internal":
+        return [Authenticated()]
+    coordinate = catalog_field.coordinate
+    roles = sorted(
+        role.name
+        for role in policy.roles.values()
+        if any(coordinate in grant.coordinates and grant.mode in modes for grant in role.grants)
+    )
+    return [Authenticated(), RequiresScopes(scopes=[[role] for role in roles] or [[NO_GRANT]])]
 
 
 def _band_field(catalog: Catalog, catalog_field: CatalogField) -> Any:

@@ -33,6 +33,9 @@ from govgraph.sources.http import HttpSource
 from tests.apis import CORPUS, TAX, Counted, catalog_with, serving
 from tests.conftest import AppFactory, graphql
 
+DEMO_TABLES = {
+    department.id: department.tables for department in load_catalog(DEMO_CATALOG, env={}).departments.values()
+}
 API_FILE = Path(__file__).parents[2] / "govgraph" / "demo" / "apis" / "taxation.yaml"
 TOKEN = "demo-taxation-api-token"
 LEAK = "UPSTREAM-BODY-MUST-NOT-LEAK"
@@ -40,7 +43,7 @@ LEAK = "UPSTREAM-BODY-MUST-NOT-LEAK"
 
 @pytest.fixture
 def taxation_api(demo_dir: Path) -> Iterator[tuple[str, Counted]]:
-    api = Counted(department_api(demo_dir / "taxation.db", token=TOKEN))
+    api = Counted(department_api(demo_dir / "taxation.db", published=DEMO_TABLES["taxation"], token=TOKEN))
     with serving(api) as url:
         yield url, api
 
@@ -287,7 +290,9 @@ async def test_a_lookup_goes_to_the_key_s_own_url(demo_dir: Path) -> None:
         }
     )
     types = {"property_rights": {"bdcqzh": "String", "holder_id_no": "IdNumber", "share_pct": "Float"}}
-    api = Counted(department_api(demo_dir / "natural_resources.db"))
+    api = Counted(
+        department_api(demo_dir / "natural_resources.db", published=DEMO_TABLES["natural_resources"])
+    )
     with serving(api) as url:
         source = HttpSource("natural_resources", spec.model_copy(update={"url": url}), types)
         await source.open()
