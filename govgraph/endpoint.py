@@ -114,7 +114,16 @@ class GraphQLEndpoint(GraphQL):
         return context
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
-        """``application/graphql-response+json`` when the client accepts it: request errors are then 400."""
+        """``application/graphql-response+json`` when the client accepts it: a request error (a document
+        that does not parse or validate, or is refused before it runs) is then a 400 without ``data``."""
+        graphql_response = getattr(sub_response, "graphql_response_json", False)
+        request_error = (
+            isinstance(response_data, dict)
+            and response_data.get("data") is None
+            and bool(response_data.get("errors"))
+        )
+        if graphql_response and request_error and "data" in response_data:
+            response_data = {key: value for key, value in response_data.items() if key != "data"}
         response = super().create_response(response_data, sub_response)
         request_id = (
             response_data.get("extensions", {}).get("requestId") if isinstance(response_data, dict) else None
@@ -122,13 +131,9 @@ class GraphQLEndpoint(GraphQL):
         if request_id:
             response.headers["x-request-id"] = request_id
         response.headers["cache-control"] = getattr(sub_response, "cache_control", PRIVATE)
-        if getattr(sub_response, "graphql_response_json", False):
+        if graphql_response:
             response.headers["content-type"] = GRAPHQL_RESPONSE
-            if (
-                isinstance(response_data, dict)
-                and response_data.get("data") is None
-                and response_data.get("errors")
-            ):
+            if request_error:
                 response.status_code = 400
         return response
 
