@@ -98,6 +98,7 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
         extensions=_extensions(settings, limits),
         hide_suggestions=production,
         max_keys=settings.max_keys,
+        access_directives=settings.federation_access_directives,
     )
     buckets = _buckets(settings)
     persisted = _persisted_documents(settings)

@@ -138,6 +138,10 @@ class Settings(BaseSettings):
     """A secret a federation router sends as ``X-Router-Credential`` to read ``_service { sdl }`` in
     production without a user token."""
 
+    federation_access_directives: bool = True
+    """The SDL carries ``@authenticated`` and ``@requiresScopes`` for a router to enforce as well; off for a
+    router that refuses supergraphs with security features it cannot enforce (``@apollo/gateway``)."""
+
     authorization: bool = True
     """Field-level authorization. Only benchmarks switch it off; production refuses to."""
 

@@ -26,7 +26,9 @@ from govgraph.schema.root import MAX_KEYS, root_fields
 from govgraph.schema.scalars import SCALAR_MAP
 from govgraph.schema.types import build_types
 
-FEDERATION_VERSION = "2.11"
+FEDERATION_VERSION = "2.5"
+"""The oldest Federation 2 version with everything the SDL uses (@authenticated and @requiresScopes came in
+2.5), so both Apollo's and The Guild's composers and older routers take it."""
 
 logger = logging.getLogger("govgraph.schema")
 
@@ -88,11 +90,12 @@ def build_schema(
     *,
     hide_suggestions: bool = False,
     max_keys: int = MAX_KEYS,
+    access_directives: bool = True,
 ) -> tuple[GovgraphSchema, EntityLoader]:
     """``hide_suggestions``: no "Did you mean ..." in field errors (production; other messages are
-    handled by validation and the executor)."""
+    handled by validation and the executor). ``access_directives``: classifications in the SDL."""
     entities = EntityLoader(catalog, {})
-    classes = build_types(catalog, entities, policy)
+    classes = build_types(catalog, entities, policy if access_directives else None)
     for entity in catalog.entities.values():
         _add_resolve_reference(classes[entity.name], entities, entity.name, entity.key_field)
     query = strawberry.tools.create_type(
