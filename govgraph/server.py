@@ -59,6 +59,7 @@ from govgraph.http.ratelimit import (
     RateLimitMiddleware,
     RedisBuckets,
 )
+from govgraph.http.signature import RouterSignatureMiddleware
 from govgraph.operation.extensions import text_limits_extension, validation_extension
 from govgraph.operation.limits import Limits
 from govgraph.operation.prepared import PreparedOperations
@@ -302,6 +303,14 @@ def _middleware(
             queue_timeout=settings.queue_timeout,
         ),
     ]
+    if settings.router_signature_key is not None:
+        signature = Middleware(
+            RouterSignatureMiddleware,
+            key=settings.router_signature_key.get_secret_value().encode(),
+            key_id=settings.router_signature_key_id,
+            max_age=settings.router_signature_max_age,
+        )
+        middleware.insert(2, signature)  # after the guard has bounded the body, before the token is read
     if settings.cors_allow_origins:
         allowed_headers = [
             "Authorization",
@@ -309,6 +318,9 @@ def _middleware(
             "X-Purpose",
             "Cache-Control",
             "X-Router-Credential",
+            "Signature",
+            "Signature-Input",
+            "Content-Digest",
             *PREFLIGHT_HEADERS,
         ]
         cors = Middleware(

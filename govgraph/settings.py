@@ -138,6 +138,13 @@ class Settings(BaseSettings):
     """A secret a federation router sends as ``X-Router-Credential`` to read ``_service { sdl }`` in
     production without a user token."""
 
+    router_signature_key: SecretStr | None = None
+    """A key shared with the router: every GraphQL request must then carry its RFC 9421 signature
+    (hmac-sha256), so a process that reaches govgraph directly cannot claim a principal."""
+    router_signature_key_id: str = "router"
+    router_signature_max_age: float = 300.0
+    """Seconds a signature stays good after its ``created`` time."""
+
     federation_access_directives: bool = True
     """The SDL carries ``@authenticated`` and ``@requiresScopes`` for a router to enforce as well; off for a
     router that refuses supergraphs with security features it cannot enforce (``@apollo/gateway``)."""

@@ -33,7 +33,8 @@ fragment Golden on Person {
 }"""
 BY_ROOT = "query($id: IdNumber!) { person(idNumber: $id) { ...Golden } }" + FIELDS
 BY_ENTITIES = (
-    "query($representations: [_Any!]!) { _entities(representations: $representations) { ...Golden } }" + FIELDS
+    "query($representations: [_Any!]!) { _entities(representations: $representations) { ...Golden } }"
+    + FIELDS
 )
 
 
