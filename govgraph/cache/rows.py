@@ -118,7 +118,7 @@ class RowCache:
         for index, group in enumerate(groups):
             for key in keys:
                 entry = cached.get((index, key))
-                if entry is not None and _valid(group, entry[0], now, limits[index]):
+                if entry is not None and _valid(group, entry[0], now, _limit(entry, limits[index], demand)):
                     fresh[(index, key)] = entry
                 else:
                     missing.setdefault(index, []).append(key)
@@ -135,11 +135,13 @@ class RowCache:
             else list(dict.fromkeys(key for group_keys in missing.values() for key in group_keys))
         )
         live_rows: dict[Any, Row] = {}
+        upstream: int | None = None
         stale_used = False
         if need:
             fetch_columns = [*split.live, *(column for index in missing for column in groups[index].columns)]
             try:
                 live_rows = await source.fetch(table, key_column, tuple(dict.fromkeys(fetch_columns)), need)
+                upstream = getattr(live_rows, "max_age", None)
             except SourceUnavailable:
                 if split.live:
                     raise
@@ -147,14 +149,14 @@ class RowCache:
                 for index, group_keys in missing.items():
                     for key in group_keys:
                         entry = cached.get((index, key))
-                        if entry is None or now - entry[0] > groups[index].ttl + window:
+                        if entry is None or now - entry[0] > _own_ttl(entry, groups[index].ttl) + window:
                             raise
                         fresh[(index, key)] = entry
                 self.metrics.count(department, "stale", misses)
                 stale_used = True
                 missing = {}
             else:
-                await self._refill(groups, missing, live_rows, now, department, partition)
+                await self._refill(groups, missing, live_rows, now, department, partition, upstream)
 
         fetched_live = bool(need) and not stale_used
         result: dict[Any, Row] = {}
@@ -195,6 +197,8 @@ class RowCache:
             served_from = "cache" if hits else "live"
             shown = "cache" if partitioned or hits else "live"
         max_age = None if split.live else min((group.ttl for group in groups), default=None)
+        if fetched_live and upstream is not None and max_age is not None:
+            max_age = upstream  # the department's own word on this answer's freshness
         freshness.record(
             department, oldest, served_from, max_age, shown_as_of=shown_oldest, shown_served_from=shown
         )
@@ -306,8 +310,13 @@ class RowCache:
         now: float,
         department: str,
         partition: str,
+        upstream: int | None = None,
     ) -> None:
+        """``upstream``: the department's own max-age for these rows (0: keep nothing), else the group's TTL."""
+        if upstream == 0:
+            return
         window = self.policy.stale_if_error.get(department, 0)
+        own = [] if upstream is None else [upstream]
         for index, group_keys in missing.items():
             group = groups[index]
             prefix, suffix = row_key_parts(group, partition)
@@ -315,11 +324,22 @@ class RowCache:
             items = [
                 (
                     f"{prefix}{key}{suffix}",
-                    [now, None if row is None else {column: row.get(column) for column in columns}],
+                    [now, None if row is None else {column: row.get(column) for column in columns}, *own],
                 )
                 for key, row in ((key, live_rows.get(key)) for key in group_keys)
             ]
-            await self.backend.multi_set(items, group.ttl + window)
+            await self.backend.multi_set(items, (group.ttl if upstream is None else upstream) + window)
+
+
+def _own_ttl(entry: list[Any], ttl: float) -> float:
+    """An entry filled with its department's own max-age keeps it; others the group's TTL."""
+    return entry[2] if len(entry) > 2 else ttl
+
+
+def _limit(entry: list[Any], limit: float, demand: Demand) -> float:
+    if len(entry) < 3:
+        return limit
+    return entry[2] if demand.max_age is None else min(entry[2], demand.max_age)
 
 
 def _valid(group: ColumnGroup, filled: float, now: float, limit: float) -> bool:

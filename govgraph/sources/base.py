@@ -19,6 +19,15 @@ from typing import Any, Protocol
 Row = Mapping[str, Any]
 
 
+class Rows(dict[Any, Row]):
+    """Rows by key, with how long their department says they stay fresh: seconds, 0 for "do not keep",
+    or ``None`` when it does not say (a database never does) and the catalog's frequency decides."""
+
+    def __init__(self, *, max_age: int | None = None) -> None:
+        super().__init__()
+        self.max_age = max_age
+
+
 class Source(Protocol):
     department: str
     max_keys_per_query: int

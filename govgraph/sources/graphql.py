@@ -104,7 +104,9 @@ class GraphQLSource:
         raise ListingUnsupported(self.department)
 
     async def _post(self, body: bytes) -> Any:
-        answer = await self._upstream.json("POST", self._spec.url, content=body, headers=JSON_BODY)
+        # The subgraph's Cache-Control speaks of its answer to the platform's principal; the catalog's
+        # frequency decides how long govgraph keeps the rows.
+        answer = (await self._upstream.json("POST", self._spec.url, content=body, headers=JSON_BODY)).json
         if not isinstance(answer, dict):
             raise self._upstream.failure(SHAPE, "the answer is not an object")
         errors = answer.get("errors")

@@ -26,7 +26,7 @@ import orjson
 
 from govgraph.catalog.specs import HttpEndpointSpec, HttpSourceSpec
 from govgraph.errors import ListingUnsupported, SourceUnavailable
-from govgraph.sources.base import Row
+from govgraph.sources.base import Row, Rows
 from govgraph.sources.upstream import Upstream
 from govgraph.sources.values import COERCE, dig
 
@@ -73,8 +73,9 @@ class HttpSource:
     ) -> dict[Any, Row]:
         endpoint = self._spec.tables[table].fetch
         asked = set(keys)
-        rows: dict[Any, Row] = {}
-        for record in await self._records(endpoint, endpoint.path, keys, table):
+        records, max_age = await self._records(endpoint, endpoint.path, keys, table)
+        rows = Rows(max_age=max_age)
+        for record in records:
             row = self._row(table, record, (key_column, *columns))
             key = row[key_column]
             if key not in asked:
@@ -96,7 +97,7 @@ class HttpSource:
             path = endpoint.path.replace("{key}", quote(str(key), safe=""))
             rows = [
                 self._row(table, record, (match_column, *columns))
-                for record in await self._records(endpoint, path, None, table)
+                for record in (await self._records(endpoint, path, None, table))[0]
             ]
             if any(row[match_column] != key for row in rows):
                 raise self._failure(
@@ -115,8 +116,9 @@ class HttpSource:
 
     async def _records(
         self, endpoint: HttpEndpointSpec, path: str, keys: Sequence[Any] | None, table: str
-    ) -> list[Mapping[str, Any]]:
-        """The records of one call: ``keys`` go in the body or the query string; ``None`` for a lookup."""
+    ) -> tuple[list[Mapping[str, Any]], int | None]:
+        """The records of one call, and how long the department says they stay fresh: ``keys`` go in the
+        body or the query string; ``None`` for a lookup."""
         options: dict[str, Any] = {}
         if keys is not None:
             if endpoint.method == "POST":
@@ -125,13 +127,13 @@ class HttpSource:
             else:
                 options["params"] = [(endpoint.keys, str(key)) for key in keys]
         answer = await self._upstream.json(endpoint.method, path, **options)
-        records = dig(answer, endpoint.items) if endpoint.items else answer
+        records = dig(answer.json, endpoint.items) if endpoint.items else answer.json
         if not isinstance(records, list) or not all(isinstance(record, dict) for record in records):
             where = endpoint.items or "the answer"
             raise self._failure(
                 "answering in a shape govgraph was not configured for", f"{where} is not a list of records"
             )
-        return records
+        return records, answer.max_age
 
     def _row(self, table: str, record: Mapping[str, Any], columns: Sequence[str]) -> dict[str, Any]:
         paths = self._spec.tables[table].columns
