@@ -58,10 +58,12 @@ class Counted:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.requests = 0
+        self.methods: list[str] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             self.requests += 1
+            self.methods.append(scope["method"])
         await self.app(scope, receive, send)
 
 

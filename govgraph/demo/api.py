@@ -2,8 +2,9 @@
 
 ``department_api(path)`` serves one demo department's SQLite file:
 
-- ``POST /{table}/{column}`` with ``{"keys": [...]}``: the records whose
-  ``column`` holds one of the keys, as ``{"data": [record, ...]}``;
+- ``POST /{table}/{column}`` with ``{"keys": [...]}``, or ``GET`` with
+  ``?keys=…&keys=…``: the records whose ``column`` holds one of the keys, as
+  ``{"data": [record, ...]}``;
 - ``GET /{table}/{column}/{key}``: the records whose ``column`` holds ``key``
   (for one-to-many lookups), in a stable order.
 
@@ -80,11 +81,14 @@ def department_api(
         place = checked(request)
         if isinstance(place, Response):
             return place
-        try:
-            body = orjson.loads(await request.body())
-        except orjson.JSONDecodeError:
-            return refuse(400, "the body must be JSON")
-        keys = body.get("keys") if isinstance(body, dict) else None
+        if request.method == "GET":
+            keys: Any = request.query_params.getlist("keys")
+        else:
+            try:
+                body = orjson.loads(await request.body())
+            except orjson.JSONDecodeError:
+                return refuse(400, "the body must be JSON")
+            keys = body.get("keys") if isinstance(body, dict) else None
         if (
             not isinstance(keys, list)
             or not all(isinstance(key, str) for key in keys)
@@ -101,7 +105,7 @@ def department_api(
 
     return Starlette(
         routes=[
-            Route("/{table}/{column}", batch, methods=["POST"]),
+            Route("/{table}/{column}", batch, methods=["GET", "POST"]),
             Route("/{table}/{column}/{key}", one, methods=["GET"]),
         ]
     )

@@ -241,3 +241,50 @@ def test_a_subgraph_department_cannot_serve_lookups_and_is_told_so(tmp_path: Pat
     with pytest.raises(CatalogError) as refused:
         load_catalog(catalog_with(tmp_path, path, "market_regulation"), env={})
     assert "cannot serve lookups yet" in str(refused.value) and "Person.enterprises" in str(refused.value)
+
+
+def quick(catalog: Path, timeout: float) -> Path:
+    """The catalog with the subgraph department's timeout shortened, so a slow one is met quickly."""
+    path = catalog / "departments" / "taxation.yaml"
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    document["source"]["timeout"] = timeout
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    return catalog
+
+
+async def slow_answer(request: Request) -> Response:
+    import asyncio
+
+    await asyncio.sleep(2)  # past the 0.5 s timeout, short enough for the server to stop promptly
+    return Response(b"{}", media_type="application/json")
+
+
+@pytest.mark.parametrize("fault", ["down", "slower than its timeout"])
+async def test_a_subgraph_that_is_down_or_slow_fails_its_own_fields_only(
+    sqlite_apps: AppFactory, demo_dir: Path, subgraph_catalog: Path, fault: str
+) -> None:
+    slow = Counted(Starlette(routes=[Route("/graphql", slow_answer, methods=["POST"])]))
+    with serving(slow) as url:
+        if fault == "down":
+            with serving(replying({})) as gone:
+                pass  # nothing listens there any more
+            url = gone
+        _, client = await sqlite_apps(
+            through(f"{url}/graphql", demo_dir), catalog=quick(subgraph_catalog, 0.5)
+        )
+        response = await client.post(
+            "/graphql",
+            json={
+                "query": "query($id: IdNumber!) { person(idNumber: $id) { name annualIncome } }",
+                "variables": {"id": ZHANG_WEI},
+            },
+            headers=TAX,
+        )
+    body = response.json()
+    assert body["data"]["person"] == {"name": "张伟", "annualIncome": None}
+    assert body["errors"][0]["extensions"] == {"code": "SOURCE_UNAVAILABLE", "department": "taxation"}
+    assert body["errors"][0]["message"] == (
+        "department taxation is timed out after 0.5s" if fault != "down" else body["errors"][0]["message"]
+    )
+    if fault != "down":
+        assert slow.requests == 1, "a timeout is not retried: the time is spent"

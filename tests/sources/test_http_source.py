@@ -310,3 +310,26 @@ async def test_a_lookup_goes_to_the_key_s_own_url(demo_dir: Path) -> None:
             "SELECT count(*) FROM property_rights WHERE holder_id_no = ?", (ZHANG_WEI,)
         ).fetchone()[0]
     assert len(found[ZHANG_WEI]) == expected
+
+
+async def test_keys_may_go_in_the_query_string_instead(
+    sqlite_apps: AppFactory, demo_dir: Path, tmp_path: Path, taxation_api: tuple[str, Counted]
+) -> None:
+    url, api = taxation_api
+    document = yaml.safe_load(API_FILE.read_text(encoding="utf-8"))
+    for table in document["source"]["tables"].values():
+        table["fetch"]["method"] = "GET"
+    by_query = tmp_path / "taxation.yaml"
+    by_query.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    _, database = await sqlite_apps({"GOVGRAPH_DEMO_DIR": str(demo_dir)})
+    _, through_api = await sqlite_apps(
+        through(url, demo_dir), catalog=catalog_with(tmp_path / "get", by_query, "taxation")
+    )
+    query = "query($ids: [IdNumber!]!) { persons(idNumbers: $ids) { idNumber annualIncome taxCompliant } }"
+    ids = person_ids(demo_dir, 50)
+    before = api.requests
+    assert answer(await graphql(through_api, query, {"ids": ids}, TAX)) == answer(
+        await graphql(database, query, {"ids": ids}, TAX)
+    )
+    assert api.requests - before == 1
+    assert api.methods[before:] == ["GET"], "the keys went in the query string"
