@@ -25,7 +25,7 @@ from govgraph import Settings
 from govgraph.catalog.loader import load_catalog
 from govgraph.catalog.specs import HttpSourceSpec
 from govgraph.demo.api import department_api
-from govgraph.demo.golden import LI_NA, ZHANG_WEI
+from govgraph.demo.golden import EXAMPLE_TECH, LI_NA, ZHANG_WEI
 from govgraph.errors import CatalogError, ListingUnsupported
 from govgraph.settings import DEMO_CATALOG
 from govgraph.sources.breaker import BreakerSource, CircuitBreaker
@@ -333,3 +333,61 @@ async def test_keys_may_go_in_the_query_string_instead(
     )
     assert api.requests - before == 1
     assert api.methods[before:] == ["GET"], "the keys went in the query string"
+
+
+def natural_resources_api_file(directory: Path) -> Path:
+    """The demo's real-estate registry behind the demo API: its lookups by URL template."""
+    document = yaml.safe_load(
+        (DEMO_CATALOG / "departments" / "natural_resources.yaml").read_text(encoding="utf-8")
+    )
+    tables = DEMO_TABLES["natural_resources"]
+
+    def columns(table: str) -> dict[str, str]:
+        return {column: f"attributes.{column}" for column in tables[table]}
+
+    def by(table: str, column: str) -> dict[str, str]:
+        return {"method": "GET", "path": f"/{table}/{column}/{{key}}", "items": "data"}
+
+    document["source"] = {
+        "kind": "http",
+        "url": "${GOVGRAPH_NATURAL_RESOURCES_API}",
+        "tables": {
+            "real_estate_units": {
+                "fetch": {"path": "/real_estate_units/bdcqzh", "items": "data"},
+                "columns": columns("real_estate_units"),
+            },
+            "property_rights": {
+                "fetch": {"path": "/property_rights/bdcqzh", "items": "data"},
+                "lookups": {
+                    match: by("property_rights", match) for match in ("holder_id_no", "holder_uscc", "bdcqzh")
+                },
+                "columns": columns("property_rights"),
+            },
+        },
+    }
+    path = directory / "natural_resources.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+async def test_one_to_many_fields_through_an_api_s_url_templates_answer_as_the_database(
+    sqlite_apps: AppFactory, demo_dir: Path, tmp_path: Path
+) -> None:
+    api = Counted(
+        department_api(demo_dir / "natural_resources.db", published=DEMO_TABLES["natural_resources"])
+    )
+    query = """query($id: IdNumber!, $code: CreditCode!) {
+      person(idNumber: $id) { name properties { certificateNo address area mortgaged owners { share person { name } } } }
+      enterprise(creditCode: $code) { name properties { certificateNo usage } }
+    }"""
+    variables = {"id": ZHANG_WEI, "code": EXAMPLE_TECH}
+    with serving(api) as url:
+        catalog = catalog_with(tmp_path / "nr", natural_resources_api_file(tmp_path), "natural_resources")
+        _, database = await sqlite_apps({"GOVGRAPH_DEMO_DIR": str(demo_dir)})
+        _, through_api = await sqlite_apps(
+            {"GOVGRAPH_DEMO_DIR": str(demo_dir), "GOVGRAPH_NATURAL_RESOURCES_API": url}, catalog=catalog
+        )
+        expected = answer(await graphql(database, query, variables, TAX))
+        assert answer(await graphql(through_api, query, variables, TAX)) == expected
+    assert expected["data"]["person"]["properties"], "the golden person owns property"
+    assert any(method == "GET" for method in api.methods), "lookups went to their own URLs"
