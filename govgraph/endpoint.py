@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 from graphql import ExecutionResult, GraphQLError
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
@@ -36,6 +36,7 @@ from govgraph.cache.rows import NO_DEPARTMENT
 from govgraph.catalog.model import Catalog
 from govgraph.errors import AuditUnavailable, GovgraphError
 from govgraph.http.caching import PRIVATE, cache_control, root_field_names
+from govgraph.http.ide import offline_graphiql_html
 from govgraph.http.responses import GRAPHQL_RESPONSE, accepts_graphql_response
 from govgraph.operation.limits import Limits
 from govgraph.operation.prepared import PreparedOperations
@@ -63,6 +64,7 @@ class GraphQLEndpoint(GraphQL):
         """``shareable_roots``: root fields whose public-only answers are the same for anyone."""
         super().__init__(schema, **options)
         self.shareable_roots = shareable_roots
+        self._ide_html: str | None = None
         self.prepared = prepared
         self.compile_plans = compile_plans
         self.catalog = catalog
@@ -112,6 +114,11 @@ class GraphQLEndpoint(GraphQL):
         if isinstance(response, Response):
             response.graphql_response_json = accepts_graphql_response(request.headers)  # type: ignore[attr-defined]
         return context
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        if self._ide_html is None:
+            self._ide_html = offline_graphiql_html()
+        return HTMLResponse(self._ide_html)
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
         """``application/graphql-response+json`` when the client accepts it: a request error (a document

@@ -23,7 +23,8 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from strawberry.extensions import DisableIntrospection, ParserCache
 
 from govgraph.audit.extension import AuditExtension
@@ -50,6 +51,7 @@ from govgraph.http import collector
 from govgraph.http.admission import AdmissionMiddleware
 from govgraph.http.forwarded import ClientAddressMiddleware
 from govgraph.http.guard import PREFLIGHT_HEADERS, GraphQLHTTPGuard
+from govgraph.http.ide import ASSET_PATH, STATIC
 from govgraph.http.persisted import PersistedDocuments, load_manifest
 from govgraph.http.ratelimit import (
     Buckets,
@@ -189,6 +191,11 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            *(
+                [Mount(ASSET_PATH, StaticFiles(directory=STATIC), name="graphiql-assets")]
+                if settings.graphiql_enabled
+                else []
+            ),
         ],
         middleware=_middleware(settings, buckets, persisted, policy, catalog),
         lifespan=lifespan,

@@ -1,0 +1,46 @@
+"""GraphiQL without the internet: strawberry's page, its seven assets served from the package itself.
+
+The files in ``static/graphiql`` are the exact npm files the page names on a
+CDN (``THIRD_PARTY.md`` lists them, their licences and hashes), so the
+page's subresource-integrity hashes still hold. ``ASSETS`` maps each CDN
+address to its file; a page that names an address not in it is refused at
+start-up, so an upgrade of strawberry cannot quietly bring a CDN back.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from strawberry.http.ides import get_graphql_ide_html
+
+STATIC = Path(__file__).parent / "static" / "graphiql"
+ASSET_PATH = "/graphql/static"
+"""Where the files are served, beside the endpoint (one path for a proxy to pass through)."""
+
+ASSETS = {
+    "https://unpkg.com/react@18.2.0/umd/react.production.min.js": "react.production.min.js",
+    "https://unpkg.com/react-dom@18.2.0/umd/react-dom.production.min.js": "react-dom.production.min.js",
+    "https://unpkg.com/js-cookie@3.0.5/dist/js.cookie.min.js": "js.cookie.min.js",
+    "https://unpkg.com/graphiql@3.8.3/graphiql.min.css": "graphiql.min.css",
+    "https://unpkg.com/@graphiql/plugin-explorer@1.0.2/dist/style.css": "plugin-explorer.css",
+    "https://unpkg.com/graphiql@3.8.3/graphiql.min.js": "graphiql.min.js",
+    "https://unpkg.com/@graphiql/plugin-explorer@1.0.2/dist/index.umd.js": "plugin-explorer.umd.js",
+}
+EXTERNAL = re.compile(r"""(?:src|href)=["'](https?://[^"']+)""")
+
+
+def offline_graphiql_html() -> str:
+    """The GraphiQL page with every asset pointed at govgraph's own copy."""
+    html = get_graphql_ide_html(graphql_ide="graphiql")
+    for remote, local in ASSETS.items():
+        html = html.replace(remote, f"{ASSET_PATH}/{local}")
+    # Same-origin now: the CORS mode the CDN needed would only cost a preflight-free fetch its credentials.
+    html = html.replace("crossorigin\n", "\n")
+    left = EXTERNAL.findall(html)
+    if left:
+        raise RuntimeError(f"the GraphiQL page still names external assets: {', '.join(left)}")
+    missing = [name for name in ASSETS.values() if not (STATIC / name).is_file()]
+    if missing:
+        raise RuntimeError(f"GraphiQL assets missing from the package: {', '.join(missing)}")
+    return html
