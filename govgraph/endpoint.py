@@ -37,6 +37,7 @@ from govgraph.catalog.model import Catalog
 from govgraph.errors import AuditUnavailable, GovgraphError
 from govgraph.http.caching import PRIVATE, cache_control, root_field_names
 from govgraph.http.ide import offline_graphiql_html
+from govgraph.http.ide_examples import demo_choices, demo_tabs
 from govgraph.http.responses import GRAPHQL_RESPONSE, accepts_graphql_response
 from govgraph.operation.limits import Limits
 from govgraph.operation.prepared import PreparedOperations
@@ -116,6 +117,12 @@ class GraphQLEndpoint(GraphQL):
         return context
 
     async def render_graphql_ide(self, request: Request) -> Response:
+        settings = request.app.state.settings
+        if settings.environment == "development" and settings.jwt_secret is None:
+            # Tokens signed with the demo secret verify only here: offer them, fresh for each page.
+            choices = demo_choices(request.app.state.policy)
+            development = {"choices": [vars(choice) for choice in choices], "tabs": demo_tabs(choices)}
+            return HTMLResponse(offline_graphiql_html(development), headers={"Cache-Control": "no-store"})
         if self._ide_html is None:
             self._ide_html = offline_graphiql_html()
         return HTMLResponse(self._ide_html)

@@ -9,6 +9,7 @@ start-up, so an upgrade of strawberry cannot quietly bring a CDN back.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -30,9 +31,64 @@ ASSETS = {
 EXTERNAL = re.compile(r"""(?:src|href)=["'](https?://[^"']+)""")
 
 
-def offline_graphiql_html() -> str:
-    """The GraphiQL page with every asset pointed at govgraph's own copy."""
+PICKER = """
+    <div id="govgraph-bar" style="display:flex;gap:12px;align-items:center;padding:6px 12px;
+         font:14px system-ui,sans-serif;border-bottom:1px solid #ddd">
+      <strong>govgraph</strong>
+      <label>Demo token
+        <select id="govgraph-role"></select>
+      </label>
+      <span style="color:#666">development only: tokens signed with the demo secret</span>
+    </div>
+    <script>
+      window.GOVGRAPH = __GOVGRAPH__;
+      window.addEventListener("DOMContentLoaded", function () {
+        const select = document.getElementById("govgraph-role");
+        window.GOVGRAPH.choices.forEach(function (choice, index) {
+          const option = document.createElement("option");
+          option.value = String(index);
+          option.textContent = choice.label;
+          select.appendChild(option);
+        });
+        select.addEventListener("change", function () {
+          const choice = window.GOVGRAPH.choices[Number(select.value)];
+          if (window.govgraphSetHeaders) window.govgraphSetHeaders(choice.headers);
+        });
+      });
+    </script>
+"""
+
+
+def offline_graphiql_html(development: dict[str, object] | None = None) -> str:
+    """The GraphiQL page with every asset pointed at govgraph's own copy; with ``development``
+    (``{"choices": [...], "tabs": [...]}``), the role picker and the example tabs."""
     html = get_graphql_ide_html(graphql_ide="graphiql")
+    if development is not None:
+        data = json.dumps(development).replace("</", "<\\/")
+        html = html.replace("<body>", "<body>" + PICKER.replace("__GOVGRAPH__", data), 1)
+        html = html.replace(
+            "function onEditHeaders(newHeaders) {",
+            "window.govgraphSetHeaders = setHeaders;\n        function onEditHeaders(newHeaders) {",
+            1,
+        )
+        html = html.replace(
+            "parameters.q || EXAMPLE_QUERY", "parameters.q || window.GOVGRAPH.tabs[0].query", 1
+        )
+        html = html.replace(
+            "React.useState(parameters.headers)",
+            "React.useState(parameters.headers || window.GOVGRAPH.tabs[0].headers)",
+            1,
+        )
+        html = html.replace(
+            "fetcher: fetcher,",
+            "fetcher: fetcher,\n          defaultTabs: window.GOVGRAPH.tabs,",
+            1,
+        )
+        html = html.replace(
+            '<div id="graphiql" class="graphiql-container">',
+            '<div id="graphiql" class="graphiql-container" style="height:calc(100vh - 41px)">',
+            1,
+        )
     for remote, local in ASSETS.items():
         html = html.replace(remote, f"{ASSET_PATH}/{local}")
     # Same-origin now: the CORS mode the CDN needed would only cost a preflight-free fetch its credentials.

@@ -16,6 +16,7 @@ from tests.browser import chromium, offline, screenshot
 from tests.servers import Server, govgraph_server
 
 QUERY = '{ person(idNumber: "%s") { name registeredAddress maritalStatus } }' % ZHANG_WEI
+TALL = {"width": 1280, "height": 2400}
 RENDERS = 60_000
 """Milliseconds Playwright waits for a step, at most: a bound, not a measure."""
 
@@ -56,3 +57,54 @@ def test_graphiql_renders_offline_and_runs_the_clerk_s_query(server: Server) -> 
     assert refused == [], "the page asked for nothing outside govgraph"
     assert "北京市东城区" in result and "景山前街" not in result, "the address is masked to the district"
     assert "张伟" in result
+
+
+def run_and_read(page: object, previous: str = "") -> str:
+    """Run the active tab and wait for an answer other than ``previous`` (each has its own request id)."""
+    page.click(".graphiql-execute-button")  # type: ignore[attr-defined]
+    page.wait_for_function(  # type: ignore[attr-defined]
+        """previous => {
+            const text = document.querySelector('.result-window')?.innerText || '';
+            return text.includes('"data"') && text !== previous;
+        }""",
+        arg=previous,
+        timeout=RENDERS,
+    )
+    return str(page.inner_text(".result-window"))  # type: ignore[attr-defined]
+
+
+def test_graphiql_opens_with_examples_and_the_role_picker_switches_the_token(server: Server) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport=TALL)  # the answer's editor draws only the lines in view
+            refused = offline(page, server.url)
+            page.goto(f"{server.url}/graphql", timeout=RENDERS)
+            page.wait_for_selector(".graphiql-execute-button", timeout=RENDERS)
+            tabs = page.inner_text(".graphiql-tabs")
+            options = page.eval_on_selector_all(
+                "#govgraph-role option", "nodes => nodes.map(n => n.textContent)"
+            )
+            page.click(".graphiql-tab >> text=HousingSubsidy")
+            as_clerk = run_and_read(page)
+            page.select_option("#govgraph-role", label="tax_officer · tax-audit")
+            as_tax_officer = run_and_read(page, as_clerk)
+            screenshot(page, "graphiql-role-picker")
+        finally:
+            browser.close()
+    assert refused == []
+    for example in ("HousingSubsidy", "Enterprise", "IncomeCheck", "MyAccessLog"):
+        assert example in tabs, example
+    assert "window_clerk · housing-subsidy" in options and any(
+        option.startswith("citizen") for option in options
+    )
+    clerk, tax_officer = as_clerk.replace("\xa0", " "), as_tax_officer.replace("\xa0", " ")
+    assert '"registeredAddress": "北京市东城区"' in clerk and "景山前街" not in clerk, (
+        "masked to the district"
+    )
+    assert '"incomeBelowLimit"' in clerk
+    # The tax officer's token now: no grant on the registered address, the property's address in full.
+    assert '"registeredAddress": null' in tax_officer and "FORBIDDEN" in tax_officer
+    assert "景山前街" in tax_officer

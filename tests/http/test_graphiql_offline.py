@@ -69,3 +69,25 @@ async def test_without_graphiql_neither_page_nor_assets_are_served(demo_dir: Pat
     ):
         assert (await c.get("/graphql/static/graphiql.min.js")).status_code == 404
         assert "graphiql" not in (await c.get("/graphql", headers=HTML)).text.lower()
+
+
+async def test_demo_tokens_are_offered_only_where_the_demo_secret_is_what_verifies(
+    demo_dir: Path, tmp_path: Path, page: str
+) -> None:
+    assert 'id="govgraph-role"' in page and "Bearer " in page, "development with the demo secret: the picker"
+    app = create_app(
+        Settings(
+            audit_url=f"sqlite+aiosqlite:///{tmp_path}/audit.db",
+            audit_spool=tmp_path / "s.jsonl",
+            jwt_secret="a-secret-of-this-deployment",
+            graphiql=True,
+        ),
+        environ={"GOVGRAPH_DEMO_DIR": str(demo_dir)},
+    )
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://g") as c,
+    ):
+        own_secret = (await c.get("/graphql", headers=HTML)).text
+    assert "graphiql" in own_secret.lower()
+    assert "govgraph-role" not in own_secret and "Bearer " not in own_secret and "eyJ" not in own_secret
