@@ -128,6 +128,16 @@ def _parser() -> argparse.ArgumentParser:
         "--strict", action="store_true", help="exit 1 when a warning is found (for deployment gates)"
     )
     check.set_defaults(run=_catalog_check)
+    policy = commands.add_parser("policy", help="the sharing policy").add_subparsers(title="policy commands")
+    policy_diff = policy.add_parser(
+        "diff", help="who gains or loses which field, mode and purpose; exit 1 when access widens"
+    )
+    policy_diff.add_argument("old", type=Path, help="the policy deployed now")
+    policy_diff.add_argument("new", type=Path, help="the policy to deploy")
+    policy_diff.add_argument(
+        "--catalog", type=Path, default=None, help="catalog directory (default: the demo's)"
+    )
+    policy_diff.set_defaults(run=_policy_diff)
     return parser
 
 
@@ -490,6 +500,30 @@ def _catalog_check(arguments: argparse.Namespace) -> int:
     for warning in warnings:
         print(f"warning: {warning}")
     return 1 if warnings and arguments.strict else 0
+
+
+def _policy_diff(arguments: argparse.Namespace) -> int:
+    from govgraph.auth.policy import load_policy
+    from govgraph.auth.policy_diff import diff
+    from govgraph.catalog.loader import load_catalog
+    from govgraph.errors import CatalogError, PolicyError
+    from govgraph.settings import DEMO_CATALOG
+
+    try:
+        catalog = load_catalog(arguments.catalog or DEMO_CATALOG)
+        old, new = load_policy(arguments.old, catalog), load_policy(arguments.new, catalog)
+    except (CatalogError, PolicyError) as error:
+        print(f"govgraph: {error}", file=sys.stderr)
+        return 2
+    changes = diff(old, new)
+    for change in changes:
+        print(change.line)
+    widened = [change for change in changes if change.widens]
+    summary = f"{len(widened)} widening, {len(changes) - len(widened)} narrowing"
+    print(
+        f"{summary}; access widens" if widened else f"{summary}; no access widens" if changes else "no change"
+    )
+    return 1 if widened else 0
 
 
 if __name__ == "__main__":
