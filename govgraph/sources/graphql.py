@@ -19,53 +19,34 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import httpx
 import orjson
 
 from govgraph.catalog.specs import GraphQLSourceSpec
-from govgraph.errors import ListingUnsupported, SourceUnavailable
+from govgraph.errors import SourceUnavailable
 from govgraph.sources.base import Row
-from govgraph.sources.upstream import Upstream
-from govgraph.sources.values import COERCE, dig
+from govgraph.sources.service import SHAPE, ServiceSource
+from govgraph.sources.values import dig
 
-SHAPE = "answering in a shape govgraph was not configured for"
 JSON_BODY = {"Content-Type": "application/json"}
 
 
-class GraphQLSource:
+class GraphQLSource(ServiceSource):
     def __init__(
         self,
         department: str,
         spec: GraphQLSourceSpec,
         tables: Mapping[str, Mapping[str, str]],
-        *,
-        secret: str | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        **options: Any,
     ) -> None:
-        """``tables``: each table's columns and their catalog types; ``secret``: for ``spec.auth``."""
-        self.department = department
-        self.max_keys_per_query = spec.max_keys_per_request
-        self.timeout = spec.timeout
+        """``options``: ``secret`` and ``transport``, as for ``ServiceSource``."""
+        super().__init__(department, spec, tables, **options)
         self._spec = spec
-        self._types = tables
-        self._upstream = Upstream(department, spec, secret=secret, transport=transport)
         self._documents: dict[tuple[str, tuple[str, ...]], bytes] = {}
-
-    @property
-    def queries(self) -> int:
-        """Requests sent to the department since start-up, retries included."""
-        return self._upstream.requests
-
-    async def open(self) -> None:
-        await self._upstream.open()
-
-    async def close(self) -> None:
-        await self._upstream.close()
 
     async def check(self) -> None:
         answer = await self._post(orjson.dumps({"query": "{ __typename }"}))
         if dig(answer, "data.__typename") is None:
-            raise self._upstream.failure(SHAPE, "no data.__typename")
+            raise self._failure(SHAPE, "no data.__typename")
 
     async def fetch(
         self, table: str, key_column: str, columns: Sequence[str], keys: Sequence[Any]
@@ -80,16 +61,16 @@ class GraphQLSource:
         answer = await self._post(body)
         entities = dig(answer, "data._entities")
         if not isinstance(entities, list) or len(entities) != len(keys):
-            raise self._upstream.failure(SHAPE, "_entities does not match the representations")
+            raise self._failure(SHAPE, "_entities does not match the representations")
         rows: dict[Any, Row] = {}
         for key, entity in zip(keys, entities, strict=True):
             if entity is None:
                 continue
             if not isinstance(entity, dict):
-                raise self._upstream.failure(SHAPE, "an entity is not an object")
+                raise self._failure(SHAPE, "an entity is not an object")
             row = self._row(table, entity, wanted)
             if row[key_column] != key:
-                raise self._upstream.failure(SHAPE, "an entity for another key")
+                raise self._failure(SHAPE, "an entity for another key")
             rows[key] = row
         return rows
 
@@ -98,23 +79,18 @@ class GraphQLSource:
     ) -> dict[Any, list[Row]]:
         raise SourceUnavailable(self.department, "not configured for lookups")
 
-    async def scan(
-        self, table: str, key_column: str, *, equals: Mapping[str, Any], after: Any | None, limit: int
-    ) -> list[Any]:
-        raise ListingUnsupported(self.department)
-
     async def _post(self, body: bytes) -> Any:
         # The subgraph's Cache-Control speaks of its answer to the platform's principal; the catalog's
         # frequency decides how long govgraph keeps the rows.
         answer = (await self._upstream.json("POST", self._spec.url, content=body, headers=JSON_BODY)).json
         if not isinstance(answer, dict):
-            raise self._upstream.failure(SHAPE, "the answer is not an object")
+            raise self._failure(SHAPE, "the answer is not an object")
         errors = answer.get("errors")
         if errors:
             codes = sorted(
                 {str(dig(error, "extensions.code")) for error in errors if isinstance(error, dict)} or {"?"}
             )
-            raise self._upstream.failure("answering with errors", f"codes {', '.join(codes)}")
+            raise self._failure("answering with errors", f"codes {', '.join(codes)}")
         return answer
 
     def _document(self, table: str, columns: tuple[str, ...]) -> bytes:
@@ -129,18 +105,6 @@ class GraphQLSource:
             )
             document = self._documents[(table, columns)] = orjson.dumps(query)
         return document
-
-    def _row(self, table: str, entity: Mapping[str, Any], columns: Sequence[str]) -> dict[str, Any]:
-        paths = self._spec.tables[table].columns
-        types = self._types[table]
-        row: dict[str, Any] = {}
-        for column in columns:
-            value = dig(entity, paths[column])
-            try:
-                row[column] = None if value is None else COERCE[types[column]](value)
-            except (TypeError, ValueError):
-                raise self._upstream.failure(SHAPE, f"{table}.{column} is not a {types[column]}") from None
-        return row
 
 
 def _selection(paths: Sequence[str]) -> str:

@@ -21,47 +21,24 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-import httpx
 import orjson
 
 from govgraph.catalog.specs import HttpEndpointSpec, HttpSourceSpec
-from govgraph.errors import ListingUnsupported, SourceUnavailable
 from govgraph.sources.base import Row, Rows
-from govgraph.sources.upstream import Upstream
-from govgraph.sources.values import COERCE, dig
+from govgraph.sources.service import SHAPE, ServiceSource
+from govgraph.sources.values import dig
 
 PROBE_KEY = "~govgraph-probe"
 """A key no department holds: the readiness check asks for it and expects an empty, well-formed answer."""
 
 
-class HttpSource:
+class HttpSource(ServiceSource):
     def __init__(
-        self,
-        department: str,
-        spec: HttpSourceSpec,
-        tables: Mapping[str, Mapping[str, str]],
-        *,
-        secret: str | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        self, department: str, spec: HttpSourceSpec, tables: Mapping[str, Mapping[str, str]], **options: Any
     ) -> None:
-        """``tables``: each table's columns and their catalog types; ``secret``: for ``spec.auth``."""
-        self.department = department
-        self.max_keys_per_query = spec.max_keys_per_request
-        self.timeout = spec.timeout
+        """``options``: ``secret`` and ``transport``, as for ``ServiceSource``."""
+        super().__init__(department, spec, tables, **options)
         self._spec = spec
-        self._types = tables
-        self._upstream = Upstream(department, spec, secret=secret, transport=transport)
-
-    @property
-    def queries(self) -> int:
-        """Requests sent to the department since start-up, retries included."""
-        return self._upstream.requests
-
-    async def open(self) -> None:
-        await self._upstream.open()
-
-    async def close(self) -> None:
-        await self._upstream.close()
 
     async def check(self) -> None:
         """Every table's batch endpoint answers well-formed JSON for a key nobody holds."""
@@ -80,7 +57,7 @@ class HttpSource:
             key = row[key_column]
             if key not in asked:
                 raise self._failure(
-                    "answering in a shape govgraph was not configured for",
+                    SHAPE,
                     "a record for a key it was not asked for",
                 )
             rows[key] = row
@@ -101,18 +78,13 @@ class HttpSource:
             ]
             if any(row[match_column] != key for row in rows):
                 raise self._failure(
-                    "answering in a shape govgraph was not configured for",
+                    SHAPE,
                     "a lookup answered with records of another key",
                 )
             return key, rows
 
         answers = await asyncio.gather(*(one(key) for key in dict.fromkeys(keys)))
         return {key: rows for key, rows in answers if rows}
-
-    async def scan(
-        self, table: str, key_column: str, *, equals: Mapping[str, Any], after: Any | None, limit: int
-    ) -> list[Any]:
-        raise ListingUnsupported(self.department)
 
     async def _records(
         self, endpoint: HttpEndpointSpec, path: str, keys: Sequence[Any] | None, table: str
@@ -130,25 +102,5 @@ class HttpSource:
         records = dig(answer.json, endpoint.items) if endpoint.items else answer.json
         if not isinstance(records, list) or not all(isinstance(record, dict) for record in records):
             where = endpoint.items or "the answer"
-            raise self._failure(
-                "answering in a shape govgraph was not configured for", f"{where} is not a list of records"
-            )
+            raise self._failure(SHAPE, f"{where} is not a list of records")
         return records, answer.max_age
-
-    def _row(self, table: str, record: Mapping[str, Any], columns: Sequence[str]) -> dict[str, Any]:
-        paths = self._spec.tables[table].columns
-        types = self._types[table]
-        row: dict[str, Any] = {}
-        for column in columns:
-            value = dig(record, paths[column])
-            try:
-                row[column] = None if value is None else COERCE[types[column]](value)
-            except (TypeError, ValueError):
-                raise self._failure(
-                    "answering in a shape govgraph was not configured for",
-                    f"{table}.{column} is not a {types[column]}",
-                ) from None
-        return row
-
-    def _failure(self, reason: str, detail: str | None = None) -> SourceUnavailable:
-        return self._upstream.failure(reason, detail)
