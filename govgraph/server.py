@@ -316,6 +316,7 @@ def _middleware(
             key=settings.router_signature_key.get_secret_value().encode(),
             key_id=settings.router_signature_key_id,
             max_age=settings.router_signature_max_age,
+            max_body_bytes=settings.max_body_bytes,
         )
         middleware.insert(2, signature)  # after the guard has bounded the body, before the token is read
     if settings.cors_allow_origins:

@@ -22,6 +22,7 @@ from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from govgraph.http.body import read_body, replay
 from govgraph.http.payload import BadRequest, parse_body, parse_query_string
 from govgraph.http.persisted import PersistedDocuments, Refusal, Resolved
 from govgraph.http.responses import GRAPHQL_RESPONSE, accepts_graphql_response, send_error
@@ -84,7 +85,7 @@ class GraphQLHTTPGuard:
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             await refuse(413, "PAYLOAD_TOO_LARGE", f"the request body is over {self.max_body_bytes} bytes")
             return
-        body = await _read_body(receive, self.max_body_bytes)
+        body = await read_body(receive, self.max_body_bytes)
         if body is None:
             await refuse(413, "PAYLOAD_TOO_LARGE", f"the request body is over {self.max_body_bytes} bytes")
             return
@@ -92,7 +93,7 @@ class GraphQLHTTPGuard:
         if isinstance(body_or_refusal, Refusal):
             await refuse(body_or_refusal.status, body_or_refusal.code, body_or_refusal.message)
             return
-        await self.app(scope, _replay(body_or_refusal), _json_errors(scope, send, media_type))
+        await self.app(scope, replay(body_or_refusal), _json_errors(scope, send, media_type))
 
     async def _get(
         self, scope: Scope, receive: Receive, send: Send, headers: Headers, preflighted: bool, refuse: Any
@@ -173,36 +174,6 @@ def _operation_type(query: str, operation_name: str | None) -> OperationType | N
         if operation_name is None or (operation.name is not None and operation.name.value == operation_name):
             return operation.operation
     return None
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def _replay(body: bytes) -> Receive:
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return {"type": "http.disconnect"}
-
-    return receive
 
 
 def _json_errors(scope: Scope, send: Send, media_type: str) -> Send:

@@ -22,15 +22,15 @@ import httpx
 from http_message_signatures import HTTPMessageVerifier, HTTPSignatureKeyResolver, algorithms
 from http_message_signatures.exceptions import HTTPMessageSignaturesException
 from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from govgraph.http.body import read_body, replay
 from govgraph.http.responses import send_error
 
 logger = logging.getLogger("govgraph.http")
 
 SIGNED_HEADERS = ("authorization", "x-purpose", "cache-control")
 """Headers that change who asks or what they get: covered whenever present."""
-MAX_BODY_CHUNKS = 100_000
 
 
 class _SharedKey(HTTPSignatureKeyResolver):
@@ -46,8 +46,17 @@ class _SharedKey(HTTPSignatureKeyResolver):
 
 
 class RouterSignatureMiddleware:
-    def __init__(self, app: ASGIApp, *, key: bytes, key_id: str = "router", max_age: float = 300.0) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        key: bytes,
+        key_id: str = "router",
+        max_age: float = 300.0,
+        max_body_bytes: int = 256 * 1024,
+    ) -> None:
         self.app = app
+        self.max_body_bytes = max_body_bytes
         self.max_age = datetime.timedelta(seconds=max_age)
         self.verifier = HTTPMessageVerifier(
             signature_algorithm=algorithms.HMAC_SHA256, key_resolver=_SharedKey(key_id, key)
@@ -57,9 +66,9 @@ class RouterSignatureMiddleware:
         if scope["type"] != "http" or scope["path"] != "/graphql" or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return
-        body = await _body(receive)
-        problem = self._problem(scope, body)
-        if problem is not None:
+        body = await read_body(receive, self.max_body_bytes)
+        problem = "the body is too large" if body is None else self._problem(scope, body)
+        if body is None or problem is not None:
             logger.warning("refused a request without a valid router signature: %s", problem)
             await send_error(
                 scope,
@@ -69,7 +78,7 @@ class RouterSignatureMiddleware:
                 f"this endpoint takes requests signed by the router only: {problem}",
             )
             return
-        await self.app(scope, _replay(body), send)
+        await self.app(scope, replay(body), send)
 
     def _problem(self, scope: Scope, body: bytes) -> str | None:
         headers = Headers(scope=scope)
@@ -97,26 +106,3 @@ class RouterSignatureMiddleware:
 def _reason(error: Exception) -> str:
     """The library's own words, which name components and digests, never header values."""
     return str(error).split("\n")[0][:200] or type(error).__name__
-
-
-async def _body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    for _ in range(MAX_BODY_CHUNKS):
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def _replay(body: bytes) -> Receive:
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return {"type": "http.disconnect"}
-
-    return receive
