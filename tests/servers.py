@@ -59,6 +59,17 @@ def wait_until_healthy(
     raise RuntimeError(f"server at {url} did not become healthy")
 
 
+def demo_environ(demo_dir: Path, directory: Path, **settings: str) -> dict[str, str]:
+    """A server over the SQLite demo city with an audit store of its own in ``directory``; ``settings``
+    are further ``GOVGRAPH_*`` variables."""
+    return {
+        "GOVGRAPH_DEMO_DIR": str(demo_dir),
+        "GOVGRAPH_AUDIT_URL": f"sqlite+aiosqlite:///{directory}/audit.db",
+        "GOVGRAPH_AUDIT_SPOOL": str(directory / "spool.jsonl"),
+        **settings,
+    }
+
+
 @contextmanager
 def govgraph_server(
     environ: Mapping[str, str], tmp_path: Path, *, workers: int = 1, arguments: tuple[str, ...] = ()

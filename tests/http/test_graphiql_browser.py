@@ -13,7 +13,7 @@ import pytest
 from govgraph.demo.golden import ZHANG_WEI
 from tests.auth_helpers import token
 from tests.browser import chromium, offline, screenshot
-from tests.servers import Server, govgraph_server
+from tests.servers import Server, demo_environ, govgraph_server
 
 QUERY = '{ person(idNumber: "%s") { name registeredAddress maritalStatus } }' % ZHANG_WEI
 TALL = {"width": 1280, "height": 2400}
@@ -24,12 +24,7 @@ RENDERS = 60_000
 @pytest.fixture(scope="module")
 def server(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     directory = tmp_path_factory.mktemp("graphiql-browser")
-    environ = {
-        "GOVGRAPH_DEMO_DIR": str(demo_dir),
-        "GOVGRAPH_AUDIT_URL": f"sqlite+aiosqlite:///{directory}/audit.db",
-        "GOVGRAPH_AUDIT_SPOOL": str(directory / "spool.jsonl"),
-    }
-    with govgraph_server(environ, directory) as running:
+    with govgraph_server(demo_environ(demo_dir, directory), directory) as running:
         yield running
 
 

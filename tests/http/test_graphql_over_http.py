@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.node_tools import run_node
-from tests.servers import Server, govgraph_server
+from tests.servers import Server, demo_environ, govgraph_server
 
 CSRF_ONLY = {
     "5A70": "MAY accept application/x-www-form-urlencoded formatted GET requests",
@@ -23,12 +23,7 @@ CSRF_ONLY = {
 @pytest.fixture(scope="module")
 def server(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     directory = tmp_path_factory.mktemp("graphql-http")
-    environ = {
-        "GOVGRAPH_DEMO_DIR": str(demo_dir),
-        "GOVGRAPH_AUDIT_URL": f"sqlite+aiosqlite:///{directory}/audit.db",
-        "GOVGRAPH_AUDIT_SPOOL": str(directory / "spool.jsonl"),
-        "GOVGRAPH_RATE_LIMIT_ANONYMOUS": "1000000",
-    }
+    environ = demo_environ(demo_dir, directory, GOVGRAPH_RATE_LIMIT_ANONYMOUS="1000000")
     with govgraph_server(environ, directory) as running:
         yield running
 

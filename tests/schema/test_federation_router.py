@@ -21,7 +21,7 @@ import pytest
 from govgraph.demo.golden import ZHANG_WEI
 from tests.auth_helpers import bearer
 from tests.node_tools import NodeServer, run_node
-from tests.servers import Server, free_port, govgraph_server
+from tests.servers import Server, demo_environ, free_port, govgraph_server
 
 ROLES = {
     "window_clerk": "housing-subsidy",
@@ -54,13 +54,12 @@ class Federation:
 @pytest.fixture(scope="module")
 def federation(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
     directory = tmp_path_factory.mktemp("federation")
-    environ = {
-        "GOVGRAPH_DEMO_DIR": str(demo_dir),
-        "GOVGRAPH_AUDIT_URL": f"sqlite+aiosqlite:///{directory}/audit.db",
-        "GOVGRAPH_AUDIT_SPOOL": str(directory / "spool.jsonl"),
-        "GOVGRAPH_RATE_LIMIT_PER_SUBJECT": "1000000",
-        "GOVGRAPH_MAX_VERIFY_QUESTIONS_PER_WINDOW": "1000000",
-    }
+    environ = demo_environ(
+        demo_dir,
+        directory,
+        GOVGRAPH_RATE_LIMIT_PER_SUBJECT="1000000",
+        GOVGRAPH_MAX_VERIFY_QUESTIONS_PER_WINDOW="1000000",
+    )
     with (
         govgraph_server(environ, directory) as with_directives,
         govgraph_server({**environ, "GOVGRAPH_FEDERATION_ACCESS_DIRECTIVES": "false"}, directory) as govgraph,

@@ -3,11 +3,13 @@ serving the demo city (a real ``govgraph serve`` on a free port) stands in for t
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 import yaml
@@ -22,7 +24,7 @@ from govgraph.errors import CatalogError
 from tests.apis import CORPUS, TAX, Counted, catalog_with, serving
 from tests.auth_helpers import token
 from tests.conftest import AppFactory, graphql
-from tests.servers import Server, govgraph_server
+from tests.servers import Server, demo_environ, govgraph_server
 
 SUBGRAPH_FILE = Path(__file__).parents[2] / "govgraph" / "demo" / "apis" / "taxation-graphql.yaml"
 SERVICE_TOKEN = token("tax_officer", "tax-audit", subject="platform")
@@ -33,16 +35,25 @@ GENEROUS = {
 }
 
 
+INCOME = "query($id: IdNumber!) { person(idNumber: $id) { name annualIncome } }"
+
+
+async def ask_for_income(client: httpx.AsyncClient) -> httpx.Response:
+    return await client.post("/graphql", json={"query": INCOME, "variables": {"id": ZHANG_WEI}}, headers=TAX)
+
+
+def only_taxation_failed(response: httpx.Response) -> dict[str, Any]:
+    """The person is there; the subgraph department's field alone is null with SOURCE_UNAVAILABLE."""
+    body: dict[str, Any] = response.json()
+    assert body["data"]["person"] == {"name": "张伟", "annualIncome": None}
+    assert body["errors"][0]["extensions"] == {"code": "SOURCE_UNAVAILABLE", "department": "taxation"}
+    return body
+
+
 @pytest.fixture(scope="module")
 def taxation_subgraph(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     directory = tmp_path_factory.mktemp("taxation-subgraph")
-    environ = {
-        "GOVGRAPH_DEMO_DIR": str(demo_dir),
-        "GOVGRAPH_AUDIT_URL": f"sqlite+aiosqlite:///{directory}/audit.db",
-        "GOVGRAPH_AUDIT_SPOOL": str(directory / "spool.jsonl"),
-        **GENEROUS,
-    }
-    with govgraph_server(environ, directory) as server:
+    with govgraph_server(demo_environ(demo_dir, directory, **GENEROUS), directory) as server:
         yield server
 
 
@@ -107,8 +118,6 @@ async def test_a_batch_of_keys_is_one_request_of_representations(
     seen: list[dict[str, Any]] = []
 
     async def relay(request: Request) -> Response:
-        import httpx
-
         body = await request.body()
         seen.append(orjson.loads(body))
         async with httpx.AsyncClient() as client:
@@ -174,17 +183,8 @@ async def test_a_subgraph_that_answers_wrongly_fails_its_own_fields_only(
     api = Counted(replying(FAULTS[fault]))
     with serving(api) as url:
         _, client = await sqlite_apps(through(f"{url}/graphql", demo_dir), catalog=subgraph_catalog)
-        response = await client.post(
-            "/graphql",
-            json={
-                "query": "query($id: IdNumber!) { person(idNumber: $id) { name annualIncome } }",
-                "variables": {"id": ZHANG_WEI},
-            },
-            headers=TAX,
-        )
-    body = response.json()
-    assert body["data"]["person"] == {"name": "张伟", "annualIncome": None}
-    assert body["errors"][0]["extensions"] == {"code": "SOURCE_UNAVAILABLE", "department": "taxation"}
+        response = await ask_for_income(client)
+    only_taxation_failed(response)
     assert LEAK not in response.text and SERVICE_TOKEN not in response.text
     assert api.requests == 1
 
@@ -195,17 +195,8 @@ async def test_a_subgraph_that_refuses_the_platform_s_token_fails_its_fields_onl
     _, client = await sqlite_apps(
         through(f"{taxation_subgraph.url}/graphql", demo_dir, secret="not-a-token"), catalog=subgraph_catalog
     )
-    response = await client.post(
-        "/graphql",
-        json={
-            "query": "query($id: IdNumber!) { person(idNumber: $id) { name annualIncome } }",
-            "variables": {"id": ZHANG_WEI},
-        },
-        headers=TAX,
-    )
-    body = response.json()
-    assert body["data"]["person"] == {"name": "张伟", "annualIncome": None}
-    assert body["errors"][0]["extensions"] == {"code": "SOURCE_UNAVAILABLE", "department": "taxation"}
+    response = await ask_for_income(client)
+    only_taxation_failed(response)
     assert "not-a-token" not in response.text
 
 
@@ -253,8 +244,6 @@ def quick(catalog: Path, timeout: float) -> Path:
 
 
 async def slow_answer(request: Request) -> Response:
-    import asyncio
-
     await asyncio.sleep(2)  # past the 0.5 s timeout, short enough for the server to stop promptly
     return Response(b"{}", media_type="application/json")
 
@@ -272,19 +261,13 @@ async def test_a_subgraph_that_is_down_or_slow_fails_its_own_fields_only(
         _, client = await sqlite_apps(
             through(f"{url}/graphql", demo_dir), catalog=quick(subgraph_catalog, 0.5)
         )
-        response = await client.post(
-            "/graphql",
-            json={
-                "query": "query($id: IdNumber!) { person(idNumber: $id) { name annualIncome } }",
-                "variables": {"id": ZHANG_WEI},
-            },
-            headers=TAX,
-        )
-    body = response.json()
-    assert body["data"]["person"] == {"name": "张伟", "annualIncome": None}
-    assert body["errors"][0]["extensions"] == {"code": "SOURCE_UNAVAILABLE", "department": "taxation"}
-    assert body["errors"][0]["message"] == (
-        "department taxation is timed out after 0.5s" if fault != "down" else body["errors"][0]["message"]
+        response = await ask_for_income(client)
+    body = only_taxation_failed(response)
+    expected = (
+        "department taxation is unreachable (ConnectError)"
+        if fault == "down"
+        else ("department taxation is timed out after 0.5s")
     )
+    assert body["errors"][0]["message"] == expected
     if fault != "down":
         assert slow.requests == 1, "a timeout is not retried: the time is spent"
