@@ -7,7 +7,8 @@ import asyncio
 import contextlib
 import os
 import sys
-from collections.abc import Sequence
+import traceback
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,20 +16,51 @@ from govgraph.errors import GovgraphError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command. A mistake in the settings, the arguments or the catalog ends in one sentence on
+    standard error and exit status 2 (``catalog check`` finding problems: 1); ``--debug`` adds the
+    traceback."""
     parser = _parser()
-    arguments = parser.parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    if "--debug" in given:  # accepted anywhere on the line, not only before the command
+        given = ["--debug", *(argument for argument in given if argument != "--debug")]
+    arguments = parser.parse_args(given)
     if not hasattr(arguments, "run"):
         parser.print_help()
         return 2
     try:
         return arguments.run(arguments) or 0
-    except GovgraphError as error:
-        print(f"govgraph: {error}", file=sys.stderr)
-        return 1
+    except Exception as error:
+        if arguments.debug:
+            traceback.print_exc()
+        print(f"govgraph: {_sentence(error)}", file=sys.stderr)
+        return 1 if arguments.run is _catalog_check and isinstance(error, GovgraphError) else 2
+
+
+def _sentence(error: Exception) -> str:
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    from govgraph.settings_errors import describe_settings_error
+
+    if isinstance(error, ValidationError | SettingsError):
+        return describe_settings_error(error)
+    if isinstance(error, GovgraphError | UsageError):
+        return str(error)
+    return f"{_brief(error)} (run again with --debug for the traceback)"
+
+
+def _brief(error: BaseException) -> str:
+    first_line = (str(error).splitlines() or [""])[0][:200]
+    return f"{type(error).__name__}: {first_line}"
+
+
+class UsageError(Exception):
+    """A command's arguments or environment cannot work; the message says what to do instead."""
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="govgraph", description="GraphQL over the city's departments.")
+    parser.add_argument("--debug", action="store_true", help="print the traceback of an error")
     commands = parser.add_subparsers(title="commands")
 
     demo = commands.add_parser("demo", help="the demo city's data").add_subparsers(title="demo commands")
@@ -422,20 +454,48 @@ def _moment(text: str) -> str:
 
 
 def _audit_store(url: str | None):  # type: ignore[no-untyped-def]
+    """The store to read, refusing to create one: a missing SQLite file means the wrong directory or
+    setting, not an empty trail."""
     from govgraph.audit.store import AuditStore
-    from govgraph.settings import Settings
+    from govgraph.settings import Settings, audit_url_problem
 
-    return AuditStore(url or Settings().audit_url)
+    name = "--url" if url else "GOVGRAPH_AUDIT_URL"
+    url = url or Settings().audit_url
+    try:
+        audit_url_problem(name, url)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    prefix = "sqlite+aiosqlite:///"
+    if url.startswith(prefix) and ":memory:" not in url:
+        path = Path(url[len(prefix) :].split("?")[0]).resolve()
+        if not path.is_file():
+            raise UsageError(
+                f"no audit store at {path}: run from the directory govgraph serve runs in "
+                "(the default is var/audit.db under it), or set GOVGRAPH_AUDIT_URL or --url"
+            )
+    return AuditStore(url)
+
+
+@contextlib.asynccontextmanager
+async def _opened_audit_store(url: str | None) -> AsyncIterator[Any]:
+    """The store, open; one that cannot be reached is named by its setting, never by its URL."""
+    from sqlalchemy.exc import DBAPIError
+
+    store = _audit_store(url)
+    try:
+        await store.open()
+        yield store
+    except (OSError, DBAPIError) as error:
+        name = "--url" if url else "GOVGRAPH_AUDIT_URL"
+        raise UsageError(f"the audit store ({name}) cannot be read: {_brief(error)}") from error
+    finally:
+        await store.close()
 
 
 def _audit_verify(arguments: argparse.Namespace) -> int:
     async def run() -> int:
-        store = _audit_store(arguments.url)
-        await store.open()
-        try:
+        async with _opened_audit_store(arguments.url) as store:
             checked, broken = await store.verify()
-        finally:
-            await store.close()
         if broken is None:
             print(f"audit chain ok: {checked} records")
             return 0
@@ -453,10 +513,8 @@ def _audit_export(arguments: argparse.Namespace) -> int:
     import orjson
 
     async def run() -> int:
-        store = _audit_store(arguments.url)
-        await store.open()
         exported = 0
-        try:
+        async with _opened_audit_store(arguments.url) as store:
             async for stored in store.scan():
                 occurred = stored.record.occurred_at
                 if arguments.occurred_from and occurred < arguments.occurred_from:
@@ -472,8 +530,6 @@ def _audit_export(arguments: argparse.Namespace) -> int:
                 }
                 sys.stdout.buffer.write(orjson.dumps(line) + b"\n")
                 exported += 1
-        finally:
-            await store.close()
         print(f"exported {exported} records", file=sys.stderr)
         return 0
 

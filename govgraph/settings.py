@@ -14,6 +14,28 @@ from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO_CATALOG = Path(__file__).parent / "demo" / "catalog"
+AUDIT_SCHEMES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def audit_url_problem(name: str, url: str) -> None:
+    """Refuse an audit store URL govgraph cannot open, saying how to write it (never echoing it: it may
+    hold a password)."""
+    if url.startswith(AUDIT_SCHEMES):
+        return
+    scheme = url.split("://", 1)[0] if "://" in url else None
+    if scheme in ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2"):
+        raise ValueError(
+            f"{name} must use the asyncpg driver: write postgresql+asyncpg://... instead of {scheme}://..."
+        )
+    if scheme == "sqlite":
+        raise ValueError(f"{name} must use the aiosqlite driver: write sqlite+aiosqlite:///path/audit.db")
+    if scheme is None:
+        raise ValueError(f"{name} must be a database URL, not a file path: write sqlite+aiosqlite:///{url}")
+    raise ValueError(
+        f"{name} must be a database URL: sqlite+aiosqlite:///var/audit.db or "
+        "postgresql+asyncpg://user@host:5432/govgraph_audit"
+    )
 
 
 class Settings(BaseSettings):
@@ -167,7 +189,7 @@ class Settings(BaseSettings):
         if self.environment != "production":
             return self
         if not self.authorization:
-            raise ValueError("authorization cannot be switched off in production")
+            raise ValueError("GOVGRAPH_AUTHORIZATION cannot be false in production")
         if self.jwt_public_key_file is None and self.jwt_jwks_url is None:
             raise ValueError("production needs GOVGRAPH_JWT_PUBLIC_KEY_FILE or GOVGRAPH_JWT_JWKS_URL")
         if self.jwt_issuer is None or self.jwt_audience is None:
@@ -199,6 +221,17 @@ class Settings(BaseSettings):
     def _trusted_only_needs_documents(self) -> Settings:
         if self.trusted_documents_only and self.trusted_documents is None:
             raise ValueError("GOVGRAPH_TRUSTED_DOCUMENTS_ONLY needs GOVGRAPH_TRUSTED_DOCUMENTS")
+        return self
+
+    @model_validator(mode="after")
+    def _urls_name_their_drivers(self) -> Settings:
+        audit_url_problem("GOVGRAPH_AUDIT_URL", self.audit_url)
+        for name, url in (
+            ("GOVGRAPH_CACHE_URL", self.cache_url),
+            ("GOVGRAPH_RATE_LIMIT_URL", self.rate_limit_url),
+        ):
+            if url is not None and not url.startswith(REDIS_SCHEMES):
+                raise ValueError(f"{name} must be a Redis URL such as redis://127.0.0.1:6379/0")
         return self
 
     @property
