@@ -245,6 +245,7 @@ def _serve(arguments: argparse.Namespace) -> int:
     if arguments.catalog is not None:
         os.environ["GOVGRAPH_CATALOG"] = str(arguments.catalog.resolve())
     from govgraph import connections
+    from govgraph.logs.setup import log_config
     from govgraph.settings import Settings
 
     settings = Settings()
@@ -266,6 +267,8 @@ def _serve(arguments: argparse.Namespace) -> int:
         "proxy_headers": False,
         "server_header": False,
         "timeout_worker_healthcheck": arguments.startup_timeout,
+        "log_config": log_config(settings.log_level.upper(), settings.log_format),
+        "access_log": False,  # govgraph's own access line leaves the query string (documents, keys) out
     }
     from govgraph.http.workers import BalancedWorkers, reuse_port_supported
 

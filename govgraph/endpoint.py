@@ -177,6 +177,8 @@ class GraphQLEndpoint(GraphQL):
             persisted = getattr(request.app.state, "persisted", None)
             if learn is not None and persisted is not None:
                 persisted.learn(*learn)
+        if context is not None:
+            context.outcome = ("partial" if result.data is not None else "error") if errors else "ok"
         response: GraphQLHTTPResponse = {"data": result.data}
         if errors:
             response["errors"] = in_response_order(errors, result.data)

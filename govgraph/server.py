@@ -48,6 +48,7 @@ from govgraph.catalog.specs import GraphQLSourceSpec, HttpSourceSpec
 from govgraph.endpoint import GraphQLEndpoint
 from govgraph.errors import CatalogError, SourceUnavailable
 from govgraph.http import collector
+from govgraph.http.access_log import AccessLogMiddleware
 from govgraph.http.admission import AdmissionMiddleware
 from govgraph.http.forwarded import ClientAddressMiddleware
 from govgraph.http.guard import PREFLIGHT_HEADERS, GraphQLHTTPGuard
@@ -278,10 +279,11 @@ def _middleware(
     policy: Policy,
     catalog: Catalog,
 ) -> list[Middleware]:
-    """Outermost first: the client address, CORS (when configured), the HTTP guard, authentication,
-    rate limits, admission (the bounded queue)."""
+    """Outermost first: the access line, the client address, CORS (when configured), the HTTP guard,
+    authentication, rate limits, admission (the bounded queue)."""
     router_credential = settings.router_credential.get_secret_value() if settings.router_credential else None
     middleware = [
+        Middleware(AccessLogMiddleware),
         Middleware(ClientAddressMiddleware, trusted=settings.trusted_proxies),
         Middleware(
             GraphQLHTTPGuard,
@@ -318,7 +320,7 @@ def _middleware(
             max_age=settings.router_signature_max_age,
             max_body_bytes=settings.max_body_bytes,
         )
-        middleware.insert(2, signature)  # after the guard has bounded the body, before the token is read
+        middleware.insert(3, signature)  # after the guard has bounded the body, before the token is read
     if settings.cors_allow_origins:
         allowed_headers = [
             "Authorization",
@@ -337,7 +339,7 @@ def _middleware(
             allow_methods=["GET", "POST"],
             allow_headers=allowed_headers,
         )
-        middleware.insert(1, cors)
+        middleware.insert(2, cors)
     return middleware
 
 

@@ -171,6 +171,11 @@ class Settings(BaseSettings):
     """The SDL carries ``@authenticated`` and ``@requiresScopes`` for a router to enforce as well; off for a
     router that refuses supergraphs with security features it cannot enforce (``@apollo/gateway``)."""
 
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    """govgraph's and uvicorn's log level; ``info`` includes one access line a request."""
+    log_format: Literal["json", "text"] = "json"
+    """JSON Lines on standard error, for a collector; ``text`` for reading in a terminal."""
+
     authorization: bool = True
     """Field-level authorization. Only benchmarks switch it off; production refuses to."""
 

@@ -75,9 +75,11 @@ class RequestContext:
     touched: dict[tuple[str, str], set[Any]] = field(default_factory=dict)
     """(entity type, provider department) → keys whose records were read, for the audit trail."""
     served_from: dict[str, str] = field(default_factory=dict)
+    """Provider department → live, cache or stale."""
     public_only: bool = False
     """Proven, once the audit record is built, to hold public fields only (nothing an audit record would hold)."""
-    """Provider department → live, cache or stale."""
+    outcome: str | None = None
+    """ok, partial (data and errors) or error, once the response is built."""
     operation_name: str | None = None
     document_hash: str | None = None
     audit: Any = None
