@@ -50,8 +50,9 @@ def _sentence(error: Exception) -> str:
 
 
 def _brief(error: BaseException) -> str:
-    first_line = (str(error).splitlines() or [""])[0][:200]
-    return f"{type(error).__name__}: {first_line}"
+    from govgraph.diagnostics import describe
+
+    return describe(error)
 
 
 class UsageError(Exception):
@@ -158,6 +159,12 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("directory", type=Path)
     check.add_argument(
         "--strict", action="store_true", help="exit 1 when a warning is found (for deployment gates)"
+    )
+    check.add_argument(
+        "--sources",
+        action="store_true",
+        help="also connect to every department and check the tables and columns the catalog names; "
+        "exit 1 on any problem",
     )
     check.set_defaults(run=_catalog_check)
     policy = commands.add_parser("policy", help="the sharing policy").add_subparsers(title="policy commands")
@@ -271,12 +278,15 @@ def _serve(arguments: argparse.Namespace) -> int:
         "access_log": False,  # govgraph's own access line leaves the query string (documents, keys) out
     }
     from govgraph.http.workers import BalancedWorkers, reuse_port_supported
+    from govgraph.metrics.multiprocess import shared_directory
 
-    if arguments.workers > 1 and reuse_port_supported():
-        with contextlib.suppress(KeyboardInterrupt):
-            BalancedWorkers(uvicorn.Config("govgraph.server:create_served_app", **options)).run()
-        return 0
-    uvicorn.run("govgraph.server:create_served_app", **options)
+    # Set before the workers start, so each worker's Prometheus samples go where every scrape reads them.
+    with shared_directory(arguments.workers):
+        if arguments.workers > 1 and reuse_port_supported():
+            with contextlib.suppress(KeyboardInterrupt):
+                BalancedWorkers(uvicorn.Config("govgraph.server:create_served_app", **options)).run()
+            return 0
+        uvicorn.run("govgraph.server:create_served_app", **options)
     return 0
 
 
@@ -476,7 +486,7 @@ def _audit_store(url: str | None):  # type: ignore[no-untyped-def]
                 f"no audit store at {path}: run from the directory govgraph serve runs in "
                 "(the default is var/audit.db under it), or set GOVGRAPH_AUDIT_URL or --url"
             )
-    return AuditStore(url)
+    return AuditStore(url, create_database=False)
 
 
 @contextlib.asynccontextmanager
@@ -558,7 +568,42 @@ def _catalog_check(arguments: argparse.Namespace) -> int:
     )
     for warning in warnings:
         print(f"warning: {warning}")
-    return 1 if warnings and arguments.strict else 0
+    not_ready = 0
+    if arguments.sources:
+        from govgraph.server import build_sources
+        from govgraph.settings import Settings
+        from govgraph.sources.engines import Engines
+        from govgraph.sources.schema_check import DepartmentReport, check_sources
+
+        settings = Settings()
+
+        async def check() -> dict[str, DepartmentReport]:
+            engines = Engines(settings.pool_size, settings.connect_timeout)
+            sources = build_sources(catalog, settings, engines)
+            await asyncio.gather(*(source.open() for source in sources.values()))
+            try:
+                return await check_sources(
+                    catalog,
+                    sources,
+                    timeout=settings.connect_timeout + settings.readiness_timeout,
+                    connect_timeout=settings.connect_timeout,
+                )
+            finally:
+                await asyncio.gather(*(source.close() for source in sources.values()))
+
+        reports = asyncio.run(check())
+        for report in reports.values():
+            if report.status == "ok":
+                print(f"source ok: {report.department} ({report.checked})")
+            for problem in report.problems:
+                print(f"error: {problem}")
+        not_ready = sum(report.status != "ok" for report in reports.values())
+        print(
+            f"sources: {not_ready} of {len(reports)} departments not ready"
+            if not_ready
+            else f"sources ok: {len(reports)} departments"
+        )
+    return 1 if (warnings and arguments.strict) or not_ready else 0
 
 
 def _policy_diff(arguments: argparse.Namespace) -> int:

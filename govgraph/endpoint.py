@@ -38,6 +38,7 @@ from govgraph.errors import AuditUnavailable, GovgraphError
 from govgraph.http.caching import PRIVATE, cache_control, root_field_names
 from govgraph.http.ide import offline_graphiql_html
 from govgraph.http.ide_examples import demo_choices, demo_tabs
+from govgraph.http.observation import note_result
 from govgraph.http.responses import GRAPHQL_RESPONSE, accepts_graphql_response
 from govgraph.operation.limits import Limits
 from govgraph.operation.prepared import PreparedOperations
@@ -177,8 +178,6 @@ class GraphQLEndpoint(GraphQL):
             persisted = getattr(request.app.state, "persisted", None)
             if learn is not None and persisted is not None:
                 persisted.learn(*learn)
-        if context is not None:
-            context.outcome = ("partial" if result.data is not None else "error") if errors else "ok"
         response: GraphQLHTTPResponse = {"data": result.data}
         if errors:
             response["errors"] = in_response_order(errors, result.data)
@@ -201,6 +200,7 @@ class GraphQLEndpoint(GraphQL):
                     now=now,
                 )
         response["extensions"] = extensions
+        note_result(request.scope, context, response)
         return response
 
     def encode_json(self, data: object) -> bytes:

@@ -6,6 +6,7 @@
     ├── SourceUnavailable(department)              SOURCE_UNAVAILABLE
     ├── ListingUnsupported(department)             LISTING_UNSUPPORTED
     ├── AuditUnavailable()                         AUDIT_UNAVAILABLE
+    ├── AuditStoreError(problem)                   the log, /readyz and the CLI only
     ├── Forbidden(coordinate, reason)              FORBIDDEN
     ├── Unauthenticated(reason)                    UNAUTHENTICATED
     ├── QueryTooComplex(limit, maximum, measured)  QUERY_TOO_COMPLEX
@@ -80,6 +81,15 @@ class AuditUnavailable(GovgraphError):
 
     def __init__(self) -> None:
         super().__init__("the audit store cannot be written, so this field is withheld")
+
+
+class AuditStoreError(GovgraphError):
+    """What is wrong with the audit store, in the driver's scrubbed words: for operators (the log, /readyz,
+    the CLI); a caller only ever sees ``AuditUnavailable``."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"audit store: {problem}")
+        self.problem = problem
 
 
 class Forbidden(GovgraphError):

@@ -17,12 +17,12 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from strawberry.extensions import DisableIntrospection, ParserCache
@@ -39,20 +39,21 @@ from govgraph.auth.questions import MemoryQuestions, QuestionWindow, RedisQuesti
 from govgraph.auth.tokens import verifier_for
 from govgraph.cache.backend import backend_for
 from govgraph.cache.invalidation import InvalidationListener
-from govgraph.cache.metrics import CacheMetrics
 from govgraph.cache.policy import CachePolicy
 from govgraph.cache.rows import RowCache
 from govgraph.catalog.loader import load_catalog
 from govgraph.catalog.model import Catalog
 from govgraph.catalog.specs import GraphQLSourceSpec, HttpSourceSpec
 from govgraph.endpoint import GraphQLEndpoint
-from govgraph.errors import CatalogError, SourceUnavailable
+from govgraph.errors import AuditStoreError, CatalogError
 from govgraph.http import collector
 from govgraph.http.access_log import AccessLogMiddleware
 from govgraph.http.admission import AdmissionMiddleware
 from govgraph.http.forwarded import ClientAddressMiddleware
 from govgraph.http.guard import PREFLIGHT_HEADERS, GraphQLHTTPGuard
 from govgraph.http.ide import ASSET_PATH, STATIC
+from govgraph.http.observation import ObservationMiddleware
+from govgraph.http.pages import catalog_page, usage_page
 from govgraph.http.persisted import PersistedDocuments, load_manifest
 from govgraph.http.ratelimit import (
     Buckets,
@@ -63,9 +64,12 @@ from govgraph.http.ratelimit import (
     RedisBuckets,
 )
 from govgraph.http.signature import RouterSignatureMiddleware
+from govgraph.metrics import Metrics, multiprocess
+from govgraph.metrics.endpoint import metrics_endpoint
 from govgraph.operation.extensions import text_limits_extension, validation_extension
 from govgraph.operation.limits import Limits
 from govgraph.operation.prepared import PreparedOperations
+from govgraph.readiness import check_at_startup, readiness
 from govgraph.schema.build import build_schema
 from govgraph.schema.root import entity_root_fields
 from govgraph.settings import Settings
@@ -74,7 +78,6 @@ from govgraph.sources.breaker import BreakerSource, CircuitBreaker
 from govgraph.sources.engines import Engines
 from govgraph.sources.graphql import GraphQLSource
 from govgraph.sources.http import HttpSource
-from govgraph.sources.metrics import DepartmentQueries
 from govgraph.sources.sql import SqlSource
 
 logger = logging.getLogger("govgraph.server")
@@ -86,6 +89,7 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
     registry = CollectorRegistry(auto_describe=True)
     catalog = load_catalog(settings.catalog, env=environ)
     policy = load_policy(settings.policy_path, catalog)
+    metrics = Metrics(registry, policy.roles)
     for exposure in find_exposures(catalog, policy):
         logger.warning("policy: %s", exposure.message)
     authorizer = (
@@ -121,8 +125,9 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        traces = _start_tracing(settings)
         engines = Engines(settings.pool_size, settings.connect_timeout)
-        sources = build_sources(catalog, settings, engines, environ)
+        sources = build_sources(catalog, settings, engines, environ, metrics=metrics)
         app.state.sources = sources
         app.state.engines = engines
         audit_store = AuditStore(
@@ -133,8 +138,10 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
         )
         app.state.audit_store = audit_store
         _prepare_sqlite_directory(settings.audit_url)
-        await asyncio.gather(audit_store.open(), *(source.open() for source in sources.values()))
-        audit_writer = AuditWriter(audit_store, settings.audit_spool, timeout=settings.audit_timeout)
+        await asyncio.gather(_open_audit(audit_store), *(source.open() for source in sources.values()))
+        audit_writer = AuditWriter(
+            audit_store, settings.audit_spool, timeout=settings.audit_timeout, metrics=metrics.audit
+        )
         app.state.audit_writer = audit_writer
         await audit_writer.start()
         cache = RowCache(
@@ -158,54 +165,62 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
         app.state.questions = _question_window(settings)
         if app.state.settle_heap:
             collector.settle()
+        app.state.source_reports = {}
+        source_check = check_at_startup(catalog, sources, settings, app.state.source_reports)
         try:
             yield
         finally:
+            source_check.cancel()
+            await asyncio.gather(source_check, return_exceptions=True)
             await app.state.questions.close()
             await listener.stop()
             await audit_writer.close()
             await cache.backend.close()
             await buckets.close()
             await asyncio.gather(audit_store.close(), *(source.close() for source in sources.values()))
-
-    async def metrics(request: Request) -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+            multiprocess.process_gone(os.getpid())
+            if traces is not None:
+                _stop_tracing(traces)
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> JSONResponse:
-        sources: Mapping[str, Source] = request.app.state.sources
-        results = await asyncio.gather(
-            *(_check(source, settings.readiness_timeout) for source in sources.values())
+        state = request.app.state
+        body, status = await readiness(
+            catalog, state.sources, state.source_reports, state.audit_store, settings
         )
-        departments = dict(zip(sources, results, strict=False))
-        ready = all(status == "ok" for status in departments.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "unavailable", "departments": departments},
-            status_code=200 if ready else 503,
-        )
+        return JSONResponse(body, status_code=status)
 
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/metrics", metrics),
+            Route("/catalog", catalog_page, methods=["GET", "POST"]),
+            Route("/usage", usage_page, methods=["GET", "POST"]),
+            *(
+                [Route("/metrics", metrics_endpoint(registry, settings.metrics_token))]
+                if settings.metrics
+                else []
+            ),
             *(
                 [Mount(ASSET_PATH, StaticFiles(directory=STATIC), name="graphiql-assets")]
                 if settings.graphiql_enabled
                 else []
             ),
         ],
-        middleware=_middleware(settings, buckets, persisted, policy, catalog),
+        middleware=[
+            Middleware(ObservationMiddleware, metrics=metrics.requests),
+            *_middleware(settings, buckets, persisted, policy, catalog),
+        ],
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.rate_limit_buckets = buckets
     app.state.persisted = persisted
-    app.state.cache_metrics = CacheMetrics(registry)
-    registry.register(DepartmentQueries(lambda: getattr(app.state, "sources", {})))
+    app.state.metrics = metrics
+    app.state.cache_metrics = metrics.cache
     app.state.catalog = catalog
     app.state.policy = policy
     app.state.authorizer = authorizer
@@ -238,6 +253,21 @@ def _extensions(settings: Settings, limits: Limits) -> list[Any]:
         AuditExtension,
         *([] if settings.introspection_enabled else [DisableIntrospection]),
     ]
+
+
+def _start_tracing(settings: Settings) -> Any:
+    """The tracer provider, when ``GOVGRAPH_OTEL_ENDPOINT`` is set; else ``None``, and the SDK is never imported."""
+    if settings.otel_endpoint is None:
+        return None
+    from govgraph.tracing.setup import start
+
+    return start(settings.otel_endpoint)
+
+
+def _stop_tracing(provider: Any) -> None:
+    from govgraph.tracing.setup import stop
+
+    stop(provider)
 
 
 def _persisted_documents(settings: Settings) -> PersistedDocuments | None:
@@ -360,6 +390,8 @@ def build_sources(
     settings: Settings,
     engines: Engines | None = None,
     environ: Mapping[str, str] | None = None,
+    *,
+    metrics: Metrics | None = None,
 ) -> dict[str, Source]:
     """One source per department, each behind its own circuit breaker: SQL (departments in one database
     share its connection pool), a JSON API or a GraphQL subgraph (a service's secret read from ``environ``,
@@ -390,16 +422,23 @@ def build_sources(
                 max_concurrency=spec.max_concurrency,
                 engines=engines,
             )
+        observer = (
+            metrics.sources.observer(department.id, lambda source=source: int(getattr(source, "queries", 0)))
+            if metrics is not None
+            else None
+        )
         sources[department.id] = BreakerSource(
-            source, CircuitBreaker(department.id, settings.breaker_failures, settings.breaker_cool_down)
+            source,
+            CircuitBreaker(department.id, settings.breaker_failures, settings.breaker_cool_down),
+            observer,
         )
     return sources
 
 
-async def _check(source: Source, timeout: float) -> str:
+async def _open_audit(store: AuditStore) -> None:
+    """A store that is there but wrong (a database that does not exist and cannot be created) is logged and
+    left to /readyz, which reports it until it is fixed, as a store that is down is."""
     try:
-        async with asyncio.timeout(timeout):
-            await source.check()
-    except (SourceUnavailable, TimeoutError):
-        return "unavailable"
-    return "ok"
+        await store.open()
+    except AuditStoreError as error:
+        logger.error("%s", error)

@@ -176,6 +176,13 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     """JSON Lines on standard error, for a collector; ``text`` for reading in a terminal."""
 
+    metrics: bool = True
+    """Serve Prometheus metrics on ``/metrics``; false: 404."""
+    metrics_token: SecretStr | None = None
+    """When set, ``/metrics`` needs ``Authorization: Bearer <this token>``; else 401."""
+    otel_endpoint: str | None = None
+    """An OTLP/HTTP collector (``http://collector:4318``) to send traces to; unset: no tracing at all."""
+
     authorization: bool = True
     """Field-level authorization. Only benchmarks switch it off; production refuses to."""
 

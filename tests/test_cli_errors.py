@@ -125,3 +125,31 @@ def test_audit_verify_reads_a_store_in_its_directory(tmp_path: Path) -> None:
 
     assert finished.returncode == 0, finished.stderr
     assert finished.stdout.strip() == "audit chain ok: 0 records"
+
+
+@pytest.mark.postgres
+def test_audit_verify_names_a_missing_database_instead_of_creating_it(tmp_path: Path) -> None:
+    import uuid
+
+    name = f"govgraph_missing_{uuid.uuid4().hex[:8]}"
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+
+    finished = govgraph(["audit", "verify", "--url", url], {}, tmp_path)
+
+    assert finished.returncode == 2 and "Traceback" not in finished.stderr
+    last = finished.stderr.strip().splitlines()[-1]
+    assert last.startswith(f'govgraph: audit store: database "{name}" does not exist'), last
+    assert f'create it with: CREATE DATABASE "{name}";' in last
+
+    async def exists() -> bool:
+        import asyncpg
+
+        connection = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
+        try:
+            return await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name) is not None
+        finally:
+            await connection.close()
+
+    import asyncio
+
+    assert not asyncio.run(exists()), "a read command creates no database"

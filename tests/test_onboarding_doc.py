@@ -42,21 +42,24 @@ def run(block: str, directory: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_guide_adds_a_seventh_department(demo_dir: Path, tmp_path: Path) -> None:
-    clone_layout(tmp_path, demo_dir)
+    clone = (
+        tmp_path / "clone"
+    )  # the server runs beside it: a govgraph/ folder in its directory would shadow the package
+    clone_layout(clone, demo_dir)
     shell = [
         block for block in blocks(GUIDE, "sh") if "govgraph serve" not in block and "demo api" not in block
     ]
     sql_step = next(index for index, block in enumerate(shell) if "kind: sql" in block)
 
     for block in shell[: sql_step + 1]:
-        finished = run(block, tmp_path)
+        finished = run(block, clone)
         assert finished.returncode == 0, finished.stderr
     assert "catalog ok: 7 departments" in finished.stdout
 
     example = next(block for block in blocks(GUIDE, "graphql") if "housingFundState" in block)
     environ = {
-        "GOVGRAPH_CATALOG": str(tmp_path / "my-catalog"),
-        "GOVGRAPH_DEMO_DIR": str(tmp_path / "var" / "demo"),
+        "GOVGRAPH_CATALOG": str(clone / "my-catalog"),
+        "GOVGRAPH_DEMO_DIR": str(clone / "var" / "demo"),
     }
     with govgraph_server(environ, tmp_path) as server:
         answer = httpx.post(
@@ -68,6 +71,6 @@ def test_the_guide_adds_a_seventh_department(demo_dir: Path, tmp_path: Path) -> 
     assert answer["data"]["person"] == {"name": "张伟", "housingFundState": "active", "housingFundMonths": 96}
 
     for block in shell[sql_step + 1 :]:  # the same department behind a JSON API, then a GraphQL service
-        finished = run(block, tmp_path)
+        finished = run(block, clone)
         assert finished.returncode == 0, finished.stderr
         assert "catalog ok: 7 departments" in finished.stdout

@@ -20,4 +20,5 @@ class AuditExtension(SchemaExtension):
             document = execution_context.graphql_document
             operation = operation_of(document, execution_context.operation_name) if document else None
             context.operation_name = operation.name.value if operation and operation.name else None
+            context.operation_type = operation.operation.value if operation else None
         yield

@@ -18,6 +18,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ import asyncpg
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -50,12 +52,17 @@ from govgraph.audit.tables import (
     audit_subjects,
     audit_usage,
 )
-from govgraph.errors import AuditUnavailable
+from govgraph.diagnostics import describe
+from govgraph.errors import AuditStoreError, AuditUnavailable
 
 logger = logging.getLogger("govgraph.audit")
 
 ADVISORY_LOCK_KEY = 0x60F6_A0D1
 MIGRATION_LOCK_KEY = 0x60F6_A0D2
+CREATION_LOCK_KEY = 0x60F6_A0D3
+MISSING_DATABASE = "3D000"
+DATABASE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$-]*$")
+"""The audit databases govgraph creates itself: a name it can quote safely (identifiers are no parameters)."""
 APPEND_ATTEMPTS = 8
 POSTGRESQL_ERRORS: tuple[type[BaseException], ...] = (asyncpg.PostgresError, asyncpg.InterfaceError)
 
@@ -93,13 +100,33 @@ USAGE_DIMENSIONS = {
     "purpose": audit_usage.c.purpose,
     "servedFrom": audit_usage.c.served_from,
 }
+USAGE_PERIODS = {"hour": 13, "day": 10}
+"""How many leading characters of ``occurred_at`` name its hour (``2025-01-31T09``) or day (``2025-01-31``)."""
+
+
+def _within(statement: sa.Select[Any], occurred_from: str | None, occurred_to: str | None) -> sa.Select[Any]:
+    """Usage rows from ``occurred_from`` (inclusive) to ``occurred_to`` (exclusive), either end open."""
+    if occurred_from is not None:
+        statement = statement.where(audit_usage.c.occurred_at >= occurred_from)
+    if occurred_to is not None:
+        statement = statement.where(audit_usage.c.occurred_at < occurred_to)
+    return statement
 
 
 class AuditStore:
     def __init__(
-        self, url: str, *, pool_size: int = 4, timeout: float = 5.0, connect_timeout: float = 5.0
+        self,
+        url: str,
+        *,
+        pool_size: int = 4,
+        timeout: float = 5.0,
+        connect_timeout: float = 5.0,
+        create_database: bool = True,
     ) -> None:
+        """``create_database``: make a missing PostgreSQL database (the server does; a command that only
+        reads the trail does not, so that a mistyped URL is said, not answered with an empty chain)."""
         self._url = url
+        self.create_database = create_database
         self.pool_size = pool_size
         self.timeout = timeout
         self.connect_timeout = connect_timeout
@@ -130,8 +157,21 @@ class AuditStore:
             await self._migrate()
         except (SQLAlchemyError, OSError) as error:
             logger.error(
-                "audit store unavailable at start-up (%s); will retry on first write", type(error).__name__
+                "audit store unavailable at start-up (%s); will retry on first write", describe(error)
             )
+
+    async def check(self) -> None:
+        """Raise ``AuditStoreError`` unless the chain's table answers a read; its tables are made first if
+        start-up could not make them (so a store that comes up later becomes ready)."""
+        try:
+            if not self._ready:
+                await self._migrate()
+            async with self.engine.connect() as connection:
+                await connection.execute(sa.select(audit_records.c.position).limit(1))
+        except AuditUnavailable:
+            raise AuditStoreError("not open") from None
+        except (SQLAlchemyError, OSError, *POSTGRESQL_ERRORS) as error:
+            raise AuditStoreError(describe(error)) from None
 
     async def close(self) -> None:
         writer, self._writer = self._writer, None
@@ -151,7 +191,50 @@ class AuditStore:
         return self._engine
 
     async def _migrate(self) -> None:
-        """Create the tables once, whichever process gets there first."""
+        """Create the tables once, whichever process gets there first; on PostgreSQL the database too, when
+        it does not exist and the role may create it."""
+        try:
+            await self._migrate_tables()
+        except SQLAlchemyError as error:
+            if not self._postgres or _sqlstate(error) != MISSING_DATABASE:
+                raise
+            if not self.create_database:
+                name = make_url(self._url).database or ""
+                create = f'; if the URL is right, create it with: CREATE DATABASE "{name}";'
+                raise AuditStoreError(
+                    f'database "{name}" does not exist' + (create if DATABASE_NAME.fullmatch(name) else "")
+                ) from None
+            await self._create_database()
+            await self._migrate_tables()
+
+    async def _create_database(self) -> None:
+        """``CREATE DATABASE`` through the ``postgres`` maintenance database, with the store's credentials;
+        processes starting together take turns under an advisory lock there."""
+        url = make_url(self._url)
+        name = url.database or ""
+        if not DATABASE_NAME.fullmatch(name):
+            raise AuditStoreError(
+                f"database {name!r} does not exist, and govgraph creates only databases named like "
+                f"{DATABASE_NAME.pattern}; create it yourself"
+            )
+        maintenance = url.set(drivername="postgresql", database="postgres").render_as_string(
+            hide_password=False
+        )
+        try:
+            connection = await asyncpg.connect(maintenance, timeout=self.connect_timeout)
+            try:
+                await connection.execute("SELECT pg_advisory_lock($1)", CREATION_LOCK_KEY)
+                if await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name) is None:
+                    await connection.execute(f'CREATE DATABASE "{name}"')
+                    logger.warning('audit store: created database "%s"', name)
+            finally:
+                await connection.close()
+        except asyncpg.InsufficientPrivilegeError:
+            raise AuditStoreError(_cannot_create(name, "permission denied")) from None
+        except (OSError, TimeoutError, *POSTGRESQL_ERRORS) as error:
+            raise AuditStoreError(_cannot_create(name, describe(error))) from None
+
+    async def _migrate_tables(self) -> None:
         if self._postgres:
             async with self.engine.connect() as connection:
                 await connection.execute(
@@ -216,8 +299,11 @@ class AuditStore:
                 except (IntegrityError, asyncpg.UniqueViolationError):
                     await asyncio.sleep(0.01)
             raise AuditUnavailable()
+        except AuditStoreError as error:
+            logger.error("audit store write failed: %s", error.problem)
+            raise AuditUnavailable() from None
         except (SQLAlchemyError, OSError, TimeoutError, *POSTGRESQL_ERRORS) as error:
-            logger.error("audit store write failed: %s", type(error).__name__)
+            logger.error("audit store write failed: %s", describe(error))
             raise AuditUnavailable() from None
 
     async def _append_postgresql(self, records: Sequence[AuditRecord], skip_recorded: bool) -> list[int]:
@@ -431,6 +517,71 @@ class AuditStore:
         async with self.engine.connect() as connection:
             return [dict(row) for row in (await connection.execute(statement)).mappings().all()]
 
+    async def usage_over_time(
+        self, occurred_from: str | None, occurred_to: str | None, period: str
+    ) -> list[dict[str, Any]]:
+        """Records per ``hour`` or ``day`` (``period``: the leading ``2025-01-31T09`` or ``2025-01-31`` of
+        ``occurred_at``, which is ISO 8601 in UTC), oldest first, with how many of them had a field denied.
+
+        Periods without records are absent: the caller knows the range it asked for and fills them in."""
+        # Constants from USAGE_PERIODS, never input, and written into the SQL: with bound parameters the
+        # SELECT and GROUP BY expressions would differ to PostgreSQL ($1 against $3).
+        width = sa.literal_column(str(USAGE_PERIODS[period]))
+        bucket = sa.func.substr(audit_usage.c.occurred_at, sa.literal_column("1"), width).label("period")
+        denied = sa.case((audit_usage.c.decision == "deny", audit_usage.c.position))
+        statement = _within(
+            sa.select(
+                bucket,
+                sa.func.count(sa.distinct(audit_usage.c.position)).label("records"),
+                sa.func.count(sa.distinct(denied)).label("denied"),
+            ),
+            occurred_from,
+            occurred_to,
+        )
+        statement = statement.group_by(bucket).order_by(bucket)
+        async with self.engine.connect() as connection:
+            return [dict(row) for row in (await connection.execute(statement)).mappings().all()]
+
+    async def usage_ranking(
+        self, occurred_from: str | None, occurred_to: str | None, dimension: str, limit: int
+    ) -> list[dict[str, Any]]:
+        """The ``limit`` values of one dimension (``USAGE_DIMENSIONS``) with the most records served, as
+        ``usage`` counts them (denials and refusals left out), busiest first."""
+        column = USAGE_DIMENSIONS[dimension].label(dimension)
+        records = sa.func.count(sa.distinct(audit_usage.c.position)).label("records")
+        statement = _within(
+            sa.select(column, records, sa.func.count().label("fieldsServed")).where(
+                audit_usage.c.decision.not_in(("deny", "refused"))
+            ),
+            occurred_from,
+            occurred_to,
+        )
+        statement = statement.group_by(column).order_by(records.desc(), column).limit(limit)
+        async with self.engine.connect() as connection:
+            return [dict(row) for row in (await connection.execute(statement)).mappings().all()]
+
+    async def denials(
+        self, occurred_from: str | None, occurred_to: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """The ``limit`` most denied (coordinate, roles, consumer department) combinations: ``roles`` is the
+        tuple the records hold, ``records`` how many requests were denied there."""
+        records = sa.func.count(sa.distinct(audit_usage.c.position)).label("records")
+        statement = _within(
+            sa.select(audit_usage.c.coordinate, audit_records.c.roles, audit_usage.c.consumer, records)
+            .select_from(audit_usage.join(audit_records, audit_records.c.position == audit_usage.c.position))
+            .where(audit_usage.c.decision == "deny"),
+            occurred_from,
+            occurred_to,
+        )
+        statement = (
+            statement.group_by(audit_usage.c.coordinate, audit_records.c.roles, audit_usage.c.consumer)
+            .order_by(records.desc(), audit_usage.c.coordinate, audit_records.c.roles)
+            .limit(limit)
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(statement)).mappings().all()
+        return [{**row, "roles": tuple(orjson.loads(row["roles"]))} for row in rows]
+
     async def count(self) -> int:
         async with self.engine.connect() as connection:
             return int(
@@ -456,6 +607,18 @@ async def _file_lock(url: str) -> AsyncIterator[None]:
         os.close(descriptor)
 
 
+def _sqlstate(error: BaseException) -> str | None:
+    """PostgreSQL's error code, through SQLAlchemy's wrapper of asyncpg's error."""
+    return getattr(getattr(error, "orig", None), "sqlstate", None) or getattr(error, "sqlstate", None)
+
+
+def _cannot_create(name: str, reason: str) -> str:
+    return (
+        f'database "{name}" does not exist and could not be created ({reason}); '
+        f'create it with: CREATE DATABASE "{name}";'
+    )
+
+
 def _sqlite_write_ahead_log(connection: Any, _: Any) -> None:
     """WAL: one fsync per commit, readers never block the writer; synchronous=FULL keeps every commit durable."""
     cursor = connection.cursor()
@@ -463,7 +626,7 @@ def _sqlite_write_ahead_log(connection: Any, _: Any) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
     except Exception as error:  # the driver's own error class; a read-only store lands here
-        logger.warning("audit store stays in its journal mode: %s", type(error).__name__)
+        logger.warning("audit store stays in its journal mode: %s", describe(error))
     finally:
         cursor.close()
 

@@ -24,16 +24,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from pathlib import Path
 
+import govgraph.tracing as tracing
 from govgraph.audit.journal import Journal
+from govgraph.audit.metrics import AuditMetrics
 from govgraph.audit.records import AuditRecord
 from govgraph.audit.store import AuditStore
 from govgraph.errors import AuditUnavailable
 
 logger = logging.getLogger("govgraph.audit")
 
-Waiting = tuple[AuditRecord, "asyncio.Future[None]"]
+Waiting = tuple[AuditRecord, "asyncio.Future[int | None]"]
+"""A record and its request's future: set to the size of the group commit that took it."""
 
 
 class AuditWriter:
@@ -46,8 +50,10 @@ class AuditWriter:
         batch: int = 500,
         replay_interval: float = 5.0,
         max_stuck: int = 4,
+        metrics: AuditMetrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics
         self.journal = Journal(journal)
         self.timeout = timeout
         self.batch = batch
@@ -69,11 +75,26 @@ class AuditWriter:
 
     async def commit(self, record: AuditRecord) -> None:
         """Return once the record is committed; ``AuditUnavailable`` if that cannot happen by the deadline."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if tracing.tracer is None:
+            await self._committed(record)
+            return
+        from govgraph.tracing.spans import audit_span, end_audit_span
+
+        span = audit_span()
+        try:
+            records = await self._committed(record)
+        except BaseException as error:
+            end_audit_span(span, None, "unavailable" if isinstance(error, AuditUnavailable) else "cancelled")
+            raise
+        end_audit_span(span, records, None)
+
+    async def _committed(self, record: AuditRecord) -> int | None:
+        """How many records the transaction that committed this one held."""
+        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
         self._waiting.append((record, future))
         self._wake.set()
         try:
-            await asyncio.wait_for(asyncio.shield(future), self.timeout)
+            return await asyncio.wait_for(asyncio.shield(future), self.timeout)
         except TimeoutError:
             future.cancel()  # not yet taken into a batch: it never will be
             raise AuditUnavailable() from None
@@ -110,7 +131,7 @@ class AuditWriter:
     async def flush(self) -> None:
         """Commit whatever is waiting now, and replay the journal if the store answers."""
         if self._waiting:
-            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
             self._waiting.append((_NOTHING, done))
             self._wake.set()
             with contextlib.suppress(AuditUnavailable):
@@ -165,13 +186,19 @@ class AuditWriter:
                     await self._commit_batch(batch)
 
     async def _commit_batch(self, batch: list[Waiting]) -> None:
+        metrics = self.metrics
         if len(self._stuck) >= self.max_stuck:
+            if metrics is not None:
+                metrics.failures["stuck"].inc()
             _fail(batch)  # the store hangs: answer at once rather than pile up more stuck attempts
             return
+        started = time.perf_counter()
         # Held here until it ends, or in self._stuck if it outlives the deadline.
         attempt = asyncio.create_task(self.store.append([record for record, _ in batch]))  # noqa: RUF006
         done, _ = await asyncio.wait({attempt}, timeout=self.timeout)
         if not done:
+            if metrics is not None:
+                metrics.failures["timeout"].inc()
             self._stuck.add(attempt)
             attempt.add_done_callback(self._unstuck)
             logger.error(
@@ -180,6 +207,11 @@ class AuditWriter:
             _fail(batch)
             return
         error = attempt.exception()
+        if metrics is not None:
+            if error is None:
+                metrics.duration.observe(time.perf_counter() - started)
+            else:
+                metrics.failures["error"].inc()
         if error is not None:
             if not isinstance(error, AuditUnavailable):
                 logger.error("audit commit failed unexpectedly", exc_info=error)
@@ -188,7 +220,7 @@ class AuditWriter:
         self.commits += 1
         for _, future in batch:
             if not future.done():
-                future.set_result(None)
+                future.set_result(len(batch))
 
     def _unstuck(self, attempt: asyncio.Task[list[int]]) -> None:
         self._stuck.discard(attempt)

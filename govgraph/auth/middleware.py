@@ -54,7 +54,8 @@ class AuthenticationMiddleware:
         self.router_credential = router_credential.encode() if router_credential else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        # /metrics has a bearer token of its own (GOVGRAPH_METRICS_TOKEN), not a principal's JWT.
+        if scope["type"] != "http" or scope["path"] == "/metrics":
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)

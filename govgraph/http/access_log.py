@@ -18,6 +18,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from govgraph.auth.middleware import request_id_of
+from govgraph.http.observation import OBSERVATION
 
 logger = logging.getLogger("govgraph.access")
 
@@ -63,7 +64,7 @@ def access_fields(scope: Scope, status: int, seconds: float) -> dict[str, Any]:
         "purpose": getattr(principal, "purpose", None),
         "operation": getattr(context, "operation_name", None),
         "departments": _departments(context),
-        "outcome": _outcome(context, status),
+        "outcome": _outcome(state, status),
     }
     return fields
 
@@ -75,11 +76,10 @@ def _departments(context: Any) -> list[str]:
     return sorted(touched | set(context.served_from))
 
 
-def _outcome(context: Any, status: int) -> str:
-    if status >= 500:
-        return "error"
-    if status >= 400 and (context is None or context.outcome is None):
-        return "rejected"
-    if context is not None and context.outcome is not None:
-        return context.outcome
-    return "ok"
+def _outcome(state: dict[str, Any], status: int) -> str:
+    """As ``govgraph_requests_total`` counts it: the endpoint's word for a GraphQL request it answered,
+    else the status's."""
+    observation = state.get(OBSERVATION)
+    if observation is not None and observation.outcome is not None:
+        return str(observation.outcome)
+    return "error" if status >= 500 else "rejected" if status >= 400 else "ok"

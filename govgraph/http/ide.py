@@ -31,6 +31,17 @@ ASSETS = {
 EXTERNAL = re.compile(r"""(?:src|href)=["'](https?://[^"']+)""")
 
 
+CATALOG = '<a id="govgraph-catalog" href="/catalog" style="margin-left:auto">Catalog</a>'
+"""The catalog browser (``govgraph.http.pages``): a plain link, it asks for a token itself."""
+BAR = f"""
+    <div id="govgraph-bar" style="display:flex;gap:12px;align-items:center;padding:6px 12px;height:41px;
+         box-sizing:border-box;font:14px system-ui,sans-serif;border-bottom:1px solid #ddd">
+      <strong>govgraph</strong>
+      {CATALOG}
+    </div>
+"""
+"""Above GraphiQL where there is no role picker (which carries the same link)."""
+
 PICKER = """
     <div id="govgraph-bar" style="display:flex;gap:12px;align-items:center;padding:6px 12px;
          font:14px system-ui,sans-serif;border-bottom:1px solid #ddd">
@@ -39,6 +50,7 @@ PICKER = """
         <select id="govgraph-role"></select>
       </label>
       <span style="color:#666">development only: tokens signed with the demo secret</span>
+      __CATALOG__
     </div>
     <script>
       window.GOVGRAPH = __GOVGRAPH__;
@@ -65,7 +77,9 @@ def offline_graphiql_html(development: dict[str, object] | None = None) -> str:
     html = get_graphql_ide_html(graphql_ide="graphiql")
     if development is not None:
         data = json.dumps(development).replace("</", "<\\/")
-        html = html.replace("<body>", "<body>" + PICKER.replace("__GOVGRAPH__", data), 1)
+        html = html.replace(
+            "<body>", "<body>" + PICKER.replace("__GOVGRAPH__", data).replace("__CATALOG__", CATALOG), 1
+        )
         html = html.replace(
             "function onEditHeaders(newHeaders) {",
             "window.govgraphSetHeaders = setHeaders;\n        function onEditHeaders(newHeaders) {",
@@ -84,11 +98,13 @@ def offline_graphiql_html(development: dict[str, object] | None = None) -> str:
             "fetcher: fetcher,\n          defaultTabs: window.GOVGRAPH.tabs,",
             1,
         )
-        html = html.replace(
-            '<div id="graphiql" class="graphiql-container">',
-            '<div id="graphiql" class="graphiql-container" style="height:calc(100vh - 41px)">',
-            1,
-        )
+    else:
+        html = html.replace("<body>", "<body>" + BAR, 1)
+    html = html.replace(
+        '<div id="graphiql" class="graphiql-container">',
+        '<div id="graphiql" class="graphiql-container" style="height:calc(100vh - 41px)">',
+        1,
+    )
     for remote, local in ASSETS.items():
         html = html.replace(remote, f"{ASSET_PATH}/{local}")
     # Same-origin now: the CORS mode the CDN needed would only cost a preflight-free fetch its credentials.

@@ -22,6 +22,8 @@ import sys
 from uvicorn.config import STARTUP_FAILURE, Config
 from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
+from govgraph.metrics.multiprocess import process_gone
+
 logger = logging.getLogger("uvicorn.error")
 
 
@@ -96,6 +98,7 @@ class BalancedWorkers(Multiprocess):
                 continue
             process.kill()
             process.join()
+            process_gone(process.pid)  # its circuit-state gauges would otherwise outlive it in the scrape
             if process.exitcode == STARTUP_FAILURE:
                 logger.error("Child process [%s] failed to start, stopping the parent process.", process.pid)
                 self.should_exit.set()

@@ -78,9 +78,9 @@ class RequestContext:
     """Provider department → live, cache or stale."""
     public_only: bool = False
     """Proven, once the audit record is built, to hold public fields only (nothing an audit record would hold)."""
-    outcome: str | None = None
-    """ok, partial (data and errors) or error, once the response is built."""
     operation_name: str | None = None
+    operation_type: str | None = None
+    """``query`` or ``mutation``, once the document is parsed and validated."""
     document_hash: str | None = None
     audit: Any = None
     """The ``AuditStore``, for the oversight queries."""

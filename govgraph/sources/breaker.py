@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from govgraph.errors import SourceUnavailable
 from govgraph.sources.base import Row, Source
+from govgraph.sources.metrics import SourceObserver
 
 T = TypeVar("T")
 
@@ -36,6 +37,8 @@ class CircuitBreaker:
         self.failures = 0
         self.opened_at: float | None = None
         self._probing = False
+        self.on_change: Callable[[str], None] | None = None
+        """Told each new state (closed, half-open, open) as it is entered: for the circuit gauge."""
 
     @property
     def state(self) -> str:
@@ -66,17 +69,26 @@ class CircuitBreaker:
         if self.clock() - self.opened_at < self.cool_down or self._probing:
             raise SourceUnavailable(self.department, "circuit open")
         self._probing = True
+        self._moved("half-open")
 
     def succeeded(self) -> None:
+        reopened = self.opened_at is not None
         self._probing = False
         self.failures = 0
         self.opened_at = None
+        if reopened:
+            self._moved("closed")
 
     def failed(self) -> None:
         self._probing = False
         self.failures += 1
         if self.opened_at is not None or self.failures >= self.failure_threshold:
             self.opened_at = self.clock()
+            self._moved("open")
+
+    def _moved(self, state: str) -> None:
+        if self.on_change is not None:
+            self.on_change(state)
 
     def abandoned(self) -> None:
         """The call ended without an answer either way (cancelled): neither success nor failure."""
@@ -84,13 +96,18 @@ class CircuitBreaker:
 
 
 class BreakerSource:
-    """A source behind a circuit breaker; same protocol, so nothing else changes."""
+    """A source behind a circuit breaker; same protocol, so nothing else changes. ``observer`` measures
+    each call (``sources/metrics.py``) and traces it while tracing is on."""
 
-    def __init__(self, source: Source, breaker: CircuitBreaker) -> None:
+    def __init__(
+        self, source: Source, breaker: CircuitBreaker, observer: SourceObserver | None = None
+    ) -> None:
         self.source = source
         self.breaker = breaker
         self.department = source.department
         self.max_keys_per_query = source.max_keys_per_query
+        self.observer = observer or SourceObserver(source.department)
+        breaker.on_change = self.observer.circuit_moved
 
     @property
     def engine(self) -> Any:
@@ -107,44 +124,67 @@ class BreakerSource:
         await self.source.close()
 
     async def check(self) -> None:
-        await self.breaker.call(self.source.check)
+        """Readiness probes count as statements sent, not in the latency of department calls."""
+        try:
+            await self.breaker.call(self.source.check)
+        finally:
+            self.observer.sync_queries()
 
     # fetch and lookup are the hot path: the breaker's steps inline, with no closure or extra coroutine.
     async def fetch(
         self, table: str, key_column: str, columns: Sequence[str], keys: Sequence[Any]
     ) -> dict[Any, Row]:
         breaker = self.breaker
-        breaker.admit()
+        call = self.observer.begin("fetch", table, len(keys))
         try:
-            found = await self.source.fetch(table, key_column, columns, keys)
-        except SourceUnavailable:
-            breaker.failed()
-            raise
-        except BaseException:
-            breaker.abandoned()
+            breaker.admit()
+            try:
+                found = await self.source.fetch(table, key_column, columns, keys)
+            except SourceUnavailable:
+                breaker.failed()
+                raise
+            except BaseException:
+                breaker.abandoned()
+                raise
+        except BaseException as error:
+            call.failed(error)
             raise
         breaker.succeeded()
+        call.done(len(found))
         return found
 
     async def lookup(
         self, table: str, match_column: str, columns: Sequence[str], keys: Sequence[Any]
     ) -> dict[Any, list[Row]]:
         breaker = self.breaker
-        breaker.admit()
+        call = self.observer.begin("lookup", table, len(keys))
         try:
-            found = await self.source.lookup(table, match_column, columns, keys)
-        except SourceUnavailable:
-            breaker.failed()
-            raise
-        except BaseException:
-            breaker.abandoned()
+            breaker.admit()
+            try:
+                found = await self.source.lookup(table, match_column, columns, keys)
+            except SourceUnavailable:
+                breaker.failed()
+                raise
+            except BaseException:
+                breaker.abandoned()
+                raise
+        except BaseException as error:
+            call.failed(error)
             raise
         breaker.succeeded()
+        call.done_grouped(found)
         return found
 
     async def scan(
         self, table: str, key_column: str, *, equals: Mapping[str, Any], after: Any | None, limit: int
     ) -> list[Any]:
-        return await self.breaker.call(
-            lambda: self.source.scan(table, key_column, equals=equals, after=after, limit=limit)
-        )
+        call = self.observer.begin("scan", table, 0)
+        try:
+            found = await self.breaker.call(
+                lambda: self.source.scan(table, key_column, equals=equals, after=after, limit=limit)
+            )
+        except BaseException as error:
+            call.failed(error)
+            raise
+        call.done(len(found))
+        return found

@@ -24,13 +24,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import urllib.parse
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as postgresql_dialect
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
@@ -104,7 +106,7 @@ class Engines:
                 )
                 shared = SharedEngine(url, slots, self.pool_size, postgresql_dialect(), pool=pool)
             else:
-                engine = create_async_engine(url, **self._sqlite_options(url))
+                engine = create_async_engine(existing_sqlite_file(url), **self._sqlite_options(url))
                 shared = SharedEngine(url, slots, self.pool_size, engine.dialect, engine=engine)
             self._engines[url] = shared
         shared.users += 1
@@ -131,6 +133,17 @@ class Engines:
         if ":memory:" not in url:
             options.update(pool_size=self.pool_size, max_overflow=0)
         return options
+
+
+def existing_sqlite_file(url: str, mode: Literal["rw", "ro"] = "rw") -> URL:
+    """A SQLite URL that opens only a file that exists: a department's database is never govgraph's to
+    create, and an empty one made in its place would hide a wrong path behind "no such table"."""
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return parsed
+    path = urllib.parse.quote(os.path.abspath(database), safe="/")
+    return parsed.set(database=f"file:{path}", query={**parsed.query, "mode": mode, "uri": "true"})
 
 
 class ConnectionPool:

@@ -48,6 +48,13 @@ class GraphQLSource(ServiceSource):
         if dig(answer, "data.__typename") is None:
             raise self._failure(SHAPE, "no data.__typename")
 
+    async def service_sdl(self) -> str | None:
+        """The subgraph's own SDL (``_service { sdl }``), or ``None`` when it does not publish it to govgraph."""
+        body = orjson.dumps({"query": "{ _service { sdl } }"})
+        answer = (await self._upstream.json("POST", self._spec.url, content=body, headers=JSON_BODY)).json
+        sdl = dig(answer, "data._service.sdl") if isinstance(answer, dict) else None
+        return sdl if isinstance(sdl, str) else None
+
     async def fetch(
         self, table: str, key_column: str, columns: Sequence[str], keys: Sequence[Any]
     ) -> dict[Any, Row]:

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import SQLAlchemyError
 
+from govgraph.diagnostics import describe
 from govgraph.errors import SourceUnavailable
 from govgraph.sources.base import Row
 from govgraph.sources.engines import Engines, SharedEngine
@@ -165,7 +166,7 @@ class SqlSource:
                 logger.warning("department %s timed out after %.1fs", self.department, self.timeout)
                 raise SourceUnavailable(self.department, "timed out") from None
             except DRIVER_ERRORS as error:
-                logger.warning("department %s failed: %s", self.department, type(error).__name__)
+                logger.warning("department %s failed: %s", self.department, describe(error))
                 raise SourceUnavailable(self.department) from None
 
 

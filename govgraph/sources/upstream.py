@@ -26,6 +26,7 @@ import httpx
 import orjson
 
 from govgraph.catalog.specs import HttpAuthSpec
+from govgraph.diagnostics import describe
 from govgraph.errors import SourceUnavailable
 
 logger = logging.getLogger("govgraph.sources")
@@ -183,7 +184,7 @@ class Upstream:
             except httpx.TransportError as error:
                 if attempt < attempts:
                     continue
-                raise self.failure(f"unreachable ({type(error).__name__})") from None
+                raise self.failure(f"unreachable ({type(error).__name__})", describe(error)) from None
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _remember(self, asked: bytes, etag: str | None, body: bytes, max_age: int | None) -> None:

@@ -209,7 +209,7 @@ def test_production_settings_refuse_weak_configurations(tmp_path) -> None:  # ty
             jwt_jwks_url="https://idp.example/jwks",
             jwt_algorithms=("HS256",),
         )
-    with pytest.raises(ValueError, match="cannot be switched off"):
+    with pytest.raises(ValueError, match="GOVGRAPH_AUTHORIZATION cannot be false in production"):
         Settings(
             environment="production",
             jwt_issuer="i",

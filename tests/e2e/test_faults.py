@@ -88,8 +88,11 @@ async def test_missing_sqlite_file_gives_partial_data(
     assert_only_taxation_failed(response.json())
     ready = await client.get("/readyz")
     assert ready.status_code == 503
-    assert ready.json()["departments"]["taxation"] == "unavailable"
-    assert ready.json()["departments"]["civil_affairs"] == "ok"
+    departments = ready.json()["departments"]
+    assert departments["taxation"]["status"] == "unavailable"
+    assert "unable to open database file" in departments["taxation"]["problem"]
+    assert departments["civil_affairs"]["status"] == "ok"
+    assert not (city / "taxation.db").exists(), "a department's database is never govgraph's to create"
 
 
 async def test_stopped_postgresql_department_gives_partial_data(

@@ -260,5 +260,6 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert set(ready.json()["departments"].values()) == {"ok"}
+    assert {department["status"] for department in ready.json()["departments"].values()} == {"ok"}
     assert len(ready.json()["departments"]) == 6
+    assert ready.json()["audit"] == {"status": "ok"}
