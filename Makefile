@@ -13,7 +13,10 @@ $(BIN)/govgraph: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(BIN)/govgraph
 
-$(DEMO_DIR)/MANIFEST.json: | $(BIN)/govgraph
+DEMO_SOURCES := $(wildcard govgraph/demo/*.py govgraph/demo/catalog/*.yaml govgraph/demo/catalog/departments/*.yaml)
+
+# Rebuilt when the generator or the demo catalog changes, so a clone that pulled a new column serves it.
+$(DEMO_DIR)/MANIFEST.json: $(DEMO_SOURCES) | $(BIN)/govgraph
 	$(BIN)/govgraph demo generate --out $(DEMO_DIR)
 
 demo: $(DEMO_DIR)/MANIFEST.json

@@ -71,6 +71,17 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=None)
     generate.add_argument("--quiet", action="store_true", help="no progress bar")
     generate.set_defaults(run=_demo_generate)
+    change = demo.add_parser("change", help="change a record of the demo city, as its department would")
+    what = change.add_mutually_exclusive_group(required=True)
+    what.add_argument("--death", metavar="ID", help="the person dies today")
+    what.add_argument("--revoke", metavar="CREDITCODE", help="the enterprise's licence is revoked")
+    what.add_argument("--seize", metavar="CERTIFICATE", help="a court seizes the property")
+    where = change.add_mutually_exclusive_group()
+    where.add_argument("--dir", type=Path, default=Path(os.environ.get("GOVGRAPH_DEMO_DIR", "var/demo")))
+    where.add_argument(
+        "--url", help="the PostgreSQL demo, e.g. postgresql://postgres@127.0.0.1:5432/govgraph_demo"
+    )
+    change.set_defaults(run=_demo_change)
     load = demo.add_parser("load", help="load the demo city into PostgreSQL, one schema per department")
     load.add_argument("--url", required=True, help="e.g. postgresql://postgres@127.0.0.1:5432/govgraph_demo")
     load.add_argument("--scale", type=_positive, default=None)
@@ -154,6 +165,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     export.set_defaults(run=_audit_export)
 
+    events = commands.add_parser("events", help="change detection").add_subparsers(title="events commands")
+    events_sql = events.add_parser(
+        "sql", help="print the change table and triggers to install into a department (docs/changes.md)"
+    )
+    events_sql.add_argument("--department", required=True)
+    events_sql.add_argument(
+        "--catalog", type=Path, default=None, help="catalog directory (default: the demo's)"
+    )
+    events_sql.add_argument("--dialect", choices=("postgresql", "sqlite"), default="postgresql")
+    events_sql.add_argument("--schema", default=None, help="PostgreSQL schema (default: the department's id)")
+    events_sql.set_defaults(run=_events_sql)
     catalog = commands.add_parser("catalog", help="the catalog").add_subparsers(title="catalog commands")
     check = catalog.add_parser("check", help="validate a catalog directory and its policy")
     check.add_argument("directory", type=Path)
@@ -232,6 +254,38 @@ def _demo_api(arguments: argparse.Namespace) -> int:
     published = load_catalog(DEMO_CATALOG, env={}).departments[arguments.department].tables
     app = department_api(database, published=published, token=token)
     uvicorn.run(app, host=arguments.host, port=arguments.port, log_level="warning")
+    return 0
+
+
+def _demo_change(arguments: argparse.Namespace) -> int:
+    from govgraph.demo.changes import UnknownRecord, make_change
+
+    kind, key = next(
+        (kind, getattr(arguments, kind)) for kind in ("death", "revoke", "seize") if getattr(arguments, kind)
+    )
+    try:
+        change = asyncio.run(make_change(kind, key, arguments.dir, arguments.url))
+    except (UnknownRecord, FileNotFoundError) as error:
+        raise UsageError(str(error)) from None
+    print(f"{change.department}: {change.entity} {key} changed {', '.join(change.fields)}")
+    return 0
+
+
+def _events_sql(arguments: argparse.Namespace) -> int:
+    from govgraph.catalog.loader import load_catalog
+    from govgraph.events.triggers import change_sql
+    from govgraph.settings import DEMO_CATALOG
+
+    catalog = load_catalog(arguments.catalog or DEMO_CATALOG, env={})
+    if arguments.department not in catalog.departments:
+        known = ", ".join(sorted(catalog.departments))
+        raise UsageError(f"unknown department {arguments.department!r}; one of {known}")
+    try:
+        statements = change_sql(catalog, arguments.department, arguments.dialect, arguments.schema)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    for statement in statements:
+        print(f"{statement};\n")
     return 0
 
 

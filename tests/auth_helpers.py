@@ -8,6 +8,7 @@ ROLE_DEPARTMENTS = {
     "window_clerk": "government_service_center",
     "tax_officer": "taxation",
     "civil_affairs_officer": "civil_affairs",
+    "pension_officer": "human_resources",
     "police_officer": "public_security",
     "auditor": "audit_office",
     "citizen": None,

@@ -17,7 +17,8 @@ def test_catalog_check_reports_counts(capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["catalog", "check", str(DEMO_CATALOG)]) == 0
     out = capsys.readouterr().out
     assert "catalog ok: 6 departments, 4 entities" in out
-    assert "policy ok: 6 roles" in out
+    assert "policy ok: 7 roles, 7 purposes" in out
+    assert "39 shared fields, 5 not shared" in out
 
 
 def test_catalog_check_fails_with_the_file_and_key_path(

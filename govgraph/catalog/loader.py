@@ -183,6 +183,12 @@ def _compile(
                     )
                 claimed_by[coordinate] = f"department {department.id} ({file})"
                 if spec.classification == "not_shared":
+                    if spec.subscribable:
+                        raise CatalogError(
+                            file,
+                            f"{field_where}.subscribable",
+                            f"{coordinate} is not_shared, so no one can subscribe to it",
+                        )
                     hidden.add(coordinate)
                     continue
                 compiled = _compile_field(
@@ -337,6 +343,10 @@ def _compile_field(
         raise CatalogError(file, f"{where}.column", "an object field reads the object's own columns")
     if kind in ("scalar", "reference") and spec.column is None:
         raise CatalogError(file, f"{where}.column", "field required")
+    if spec.subscribable and kind not in ("scalar", "reference"):
+        raise CatalogError(
+            file, f"{where}.subscribable", "only a field read from one column can be subscribable"
+        )
     return CatalogField(
         entity=entity_name,
         name=field_name,
@@ -354,6 +364,7 @@ def _compile_field(
         lookup=lookup,
         object_type=objects.get(type_ref.name),
         category=spec.category,
+        subscribable=spec.subscribable,
     )
 
 

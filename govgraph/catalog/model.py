@@ -79,6 +79,7 @@ class CatalogField:
     lookup: Lookup | None = None
     object_type: ObjectType | None = None
     category: Category | None = None
+    subscribable: bool = False
 
     @property
     def coordinate(self) -> str:
@@ -159,3 +160,6 @@ class Catalog:
 
     def fields(self) -> list[CatalogField]:
         return [field for entity in self.entities.values() for field in entity.fields.values()]
+
+    def subscribable(self) -> list[CatalogField]:
+        return [field for field in self.fields() if field.subscribable]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, StrictBool, model_validator
 
 from govgraph.catalog.frequency import Frequency
 
@@ -164,6 +164,8 @@ class FieldSpec(Spec):
     category: Category | None = None
     """The personal-data category, for fields about persons; ``catalog check`` compares a role's access
     across every field of one category reachable from an entity."""
+    subscribable: StrictBool = False
+    """Whether a change of its column is recorded in the department's change table (``govgraph.events``)."""
     description: Text
 
     @model_validator(mode="after")

@@ -35,6 +35,8 @@ DEFAULT_SEED = 20261124
 # The golden records need the first generated persons: eleven colleagues of 张伟 and a representative.
 MIN_SCALE = 20
 MARRIAGEABLE_BORN_BY = datetime.date(2004, 1, 1)
+DEATH_RATE = 0.01
+LAST_DEATH = datetime.date(2026, 11, 1)
 
 Rows = dict[str, dict[str, list[dict[str, Any]]]]
 
@@ -68,6 +70,7 @@ class _Builder:
 
     def build(self) -> City:
         persons = self._persons()
+        self._deaths(persons)
         couples = self._couples(persons)
         households = self._households(persons, couples)
         enterprises = self._enterprises(persons)
@@ -137,6 +140,21 @@ class _Builder:
                 }
             )
         return persons
+
+    def _deaths(self, persons: list[dict[str, Any]]) -> None:
+        """A few generated persons have died, after birth and before the demo's day.
+
+        A generator of its own, so that adding deaths left the rest of the city as it was."""
+        deaths = random.Random(f"{self.seed}:deaths")
+        for person in persons[3:]:
+            person["deceased"] = False
+            person["date_of_death"] = None
+            if deaths.random() < DEATH_RATE:
+                span = (LAST_DEATH - person["birth_date"]).days
+                person["deceased"] = True
+                person["date_of_death"] = person["birth_date"] + datetime.timedelta(
+                    days=deaths.randrange(max(span, 1))
+                )
 
     def _couples(self, persons: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         adults = [p for p in persons[3:] if p["birth_date"] <= MARRIAGEABLE_BORN_BY]

@@ -32,6 +32,8 @@ PERSONS = [
         "ethnic_group": "Han",
         "hukou_address": GOLDEN_ADDRESS,
         "household_no": GOLDEN_HOUSEHOLD,
+        "deceased": False,
+        "date_of_death": None,
         "criminal_record": NOT_SHARED_SENTINELS["criminal_record"],
     },
     {
@@ -42,6 +44,8 @@ PERSONS = [
         "ethnic_group": "Han",
         "hukou_address": GOLDEN_ADDRESS,
         "household_no": GOLDEN_HOUSEHOLD,
+        "deceased": False,
+        "date_of_death": None,
         "criminal_record": None,
     },
     {
@@ -52,6 +56,8 @@ PERSONS = [
         "ethnic_group": "Han",
         "hukou_address": WANG_ADDRESS,
         "household_no": WANG_HOUSEHOLD,
+        "deceased": False,
+        "date_of_death": None,
         "criminal_record": None,
     },
 ]

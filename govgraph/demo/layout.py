@@ -24,6 +24,8 @@ def department_tables() -> dict[str, sa.MetaData]:
         sa.Column("ethnic_group", sa.Text, nullable=False),
         sa.Column("hukou_address", sa.Text, nullable=False),
         sa.Column("household_no", sa.Text, nullable=False, index=True),
+        sa.Column("deceased", sa.Boolean, nullable=False),
+        sa.Column("date_of_death", sa.Date),
         sa.Column("criminal_record", sa.Text),
     )
     sa.Table(

@@ -16,6 +16,7 @@ from govgraph.catalog.loader import load_catalog
 from govgraph.demo.city import DEFAULT_SCALE, DEFAULT_SEED, City, build_city
 from govgraph.demo.layout import DEPARTMENTS, create_indexes, create_tables, department_tables
 from govgraph.demo.triggers import install_triggers
+from govgraph.events.install import install_postgres, install_sqlite
 
 DEMO_CATALOG = Path(__file__).parent / "catalog"
 
@@ -33,6 +34,7 @@ def generate_sqlite(
     (out_dir / MANIFEST).unlink(missing_ok=True)
     city = build_city(scale, seed)
     tables = department_tables()
+    catalog = load_catalog(DEMO_CATALOG, env={})
     with tqdm(total=_row_total(city), unit="rows", desc="demo city", disable=not progress) as bar:
         for department in DEPARTMENTS:
             target = out_dir / f"{department}.db"
@@ -48,6 +50,7 @@ def generate_sqlite(
                             connection.execute(table.insert(), chunk)
                             bar.update(len(chunk))
                     create_indexes(connection, metadata)
+                    install_sqlite(connection, catalog, department)
             finally:
                 engine.dispose()
             os.replace(partial, target)
@@ -58,7 +61,7 @@ async def load_postgres(
     url: str, scale: int = DEFAULT_SCALE, seed: int = DEFAULT_SEED, progress: bool = True
 ) -> None:
     """Create the database if needed; one schema per department, dropped and reloaded."""
-    target = sa.make_url(_asyncpg(url))
+    target = sa.make_url(asyncpg_url(url))
     database = target.database or ""
     if not _DATABASE_NAME.match(database):
         raise ValueError("the database name must be letters, digits and underscores, e.g. govgraph_demo")
@@ -83,6 +86,7 @@ async def load_postgres(
                     await translated.run_sync(create_indexes, metadata)
                     await _advance_sequences(connection, department, metadata)
                     await install_triggers(connection, catalog, department)
+                    await install_postgres(connection, catalog, department)
     finally:
         await engine.dispose()
 
@@ -116,7 +120,7 @@ async def _advance_sequences(connection: AsyncConnection, department: str, metad
         )
 
 
-def _asyncpg(url: str) -> str:
+def asyncpg_url(url: str) -> str:
     for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
         if url.startswith(prefix):
             return "postgresql+asyncpg://" + url[len(prefix) :]

@@ -39,6 +39,7 @@ from govgraph.plan.steps import (
     ObjectList,
     ObjectReference,
     ObjectValue,
+    Question,
     Reference,
     RootEntities,
     RootLookup,
@@ -250,7 +251,9 @@ def explain(
     explanation.compiled = compiled is not None
     explanation.not_compiled_because = reason
     if compiled is not None:
-        explanation.requests = sorted(_requests(compiled, collection), key=lambda request: request.level)
+        explanation.requests = sorted(
+            _requests(compiled, collection, catalog), key=lambda request: request.level
+        )
     explanation.audit_fields = [item for item in explanation.fields if item.classification != "public"]
     explanation.waits_for_commit = any(
         item.decision != "deny" and item.classification in ("conditional", "sensitive")
@@ -281,8 +284,8 @@ def _exposure(catalog: Catalog, plan: Any, coordinate: str, decision: str) -> Fi
     return FieldExposure(coordinate, catalog_field.department, catalog_field.classification, decision, detail)
 
 
-def _requests(compiled: CompiledOperation, collection: Any) -> list[DepartmentRequest]:
-    return _merged(_planned(compiled, collection))
+def _requests(compiled: CompiledOperation, collection: Any, catalog: Catalog) -> list[DepartmentRequest]:
+    return _merged(_planned(compiled, collection, catalog))
 
 
 def _merged(requests: Iterator[DepartmentRequest]) -> list[DepartmentRequest]:
@@ -307,16 +310,16 @@ def _merged(requests: Iterator[DepartmentRequest]) -> list[DepartmentRequest]:
     return list(merged.values())
 
 
-def _planned(compiled: CompiledOperation, collection: Any) -> Iterator[DepartmentRequest]:
+def _planned(compiled: CompiledOperation, collection: Any, catalog: Catalog) -> Iterator[DepartmentRequest]:
     seen: set[tuple[Any, ...]] = set()
     for root in compiled.roots:
         if isinstance(root, RootLookup):
             (value,) = collection.arguments(root.field).values()
             keys = len(value) if root.many else 1
-            yield from _unique(_selection(root.selection, 1, keys, f"Query.{root.field.name}"), seen)
+            yield from _unique(_selection(catalog, root.selection, 1, keys, f"Query.{root.field.name}"), seen)
         elif isinstance(root, RootEntities):
             for entity_name, selection in root.selections.items():
-                yield from _unique(_selection(selection, 1, None, f"_entities({entity_name})"), seen)
+                yield from _unique(_selection(catalog, selection, 1, None, f"_entities({entity_name})"), seen)
 
 
 def _unique(requests: Iterator[DepartmentRequest], seen: set[tuple[Any, ...]]) -> Iterator[DepartmentRequest]:
@@ -335,7 +338,7 @@ def _unique(requests: Iterator[DepartmentRequest], seen: set[tuple[Any, ...]]) -
 
 
 def _selection(
-    selection: Selection, level: int, keys: int | None, reached_from: str
+    catalog: Catalog, selection: Selection, level: int, keys: int | None, reached_from: str
 ) -> Iterator[DepartmentRequest]:
     entity = selection.entity
     for fetch in selection.plan.fetches:
@@ -353,7 +356,7 @@ def _selection(
     for step in selection.fields:
         here = f"{entity}.{getattr(step, 'name', step.key)}"
         if isinstance(step, Reference):
-            yield from _selection(step.target, level + 1, None, here)
+            yield from _selection(catalog, step.target, level + 1, None, here)
         elif isinstance(step, EntityList):
             # A list's lookup needs only its parent's key: it is asked with the parent's own rows.
             yield DepartmentRequest(
@@ -367,7 +370,7 @@ def _selection(
                 here,
                 step.parent_entity,
             )
-            yield from _selection(step.target, level + 1, None, here)
+            yield from _selection(catalog, step.target, level + 1, None, here)
         elif isinstance(step, ObjectList):
             yield DepartmentRequest(
                 level,
@@ -380,14 +383,40 @@ def _selection(
                 here,
                 step.parent_entity,
             )
-            yield from _object_references(step.fields, level + 1, here)
+            yield from _object_references(catalog, step.fields, level + 1, here)
         elif isinstance(step, ObjectValue):
-            yield from _object_references(step.fields, level + 1, here)
+            yield from _object_references(catalog, step.fields, level + 1, here)
         elif isinstance(step, Checks):
+            yield from _question_lookups(catalog, entity, step, level, keys)
+
+
+def _question_lookups(
+    catalog: Catalog, entity: str, checks: Checks, level: int, keys: int | None
+) -> Iterator[DepartmentRequest]:
+    """A yes/no question about a list (``properties(exists: true)``) is answered from its lookup."""
+    fields = catalog.entities[entity].fields if entity in catalog.entities else {}
+    for question in checks.fields:
+        catalog_field = fields.get(question.name) if isinstance(question, Question) else None
+        if catalog_field is None or catalog_field.lookup is None:
             continue
+        lookup = catalog_field.lookup
+        columns = (lookup.column,) if lookup.column else catalog_field.object_type.columns  # type: ignore[union-attr]
+        yield DepartmentRequest(
+            level,
+            catalog_field.department,
+            lookup.table,
+            lookup.match,
+            columns,
+            "lookup",
+            keys,
+            catalog_field.coordinate,
+            entity,
+        )
 
 
-def _object_references(fields: Any, level: int, reached_from: str) -> Iterator[DepartmentRequest]:
+def _object_references(
+    catalog: Catalog, fields: Any, level: int, reached_from: str
+) -> Iterator[DepartmentRequest]:
     for item in fields:
         if isinstance(item, ObjectReference):
-            yield from _selection(item.target, level, None, f"{reached_from}.{item.key}")
+            yield from _selection(catalog, item.target, level, None, f"{reached_from}.{item.key}")

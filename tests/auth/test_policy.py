@@ -39,6 +39,7 @@ def test_demo_policy_loads(catalog) -> None:  # type: ignore[no-untyped-def]
         "window_clerk",
         "tax_officer",
         "civil_affairs_officer",
+        "pension_officer",
         "police_officer",
         "auditor",
         "citizen",

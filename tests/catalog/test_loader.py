@@ -160,3 +160,51 @@ def test_missing_key_provider_is_an_error(catalog_dir: Path) -> None:
 def test_missing_directory_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(CatalogError, match="catalog directory not found"):
         load_catalog(tmp_path / "nowhere", env={})
+
+
+def test_subscribable_fields_are_marked_in_the_catalog() -> None:
+    catalog = load_catalog(DEMO_CATALOG, env={})
+
+    assert {field.coordinate for field in catalog.subscribable()} == {
+        "Person.deceased",
+        "Person.maritalStatus",
+        "Enterprise.status",
+        "Property.seized",
+        "Property.mortgaged",
+    }
+    deceased, died = catalog.field("Person.deceased"), catalog.field("Person.dateOfDeath")
+    for field, type_name in ((deceased, "Boolean"), (died, "Date")):
+        assert (field.department, field.classification, field.frequency, field.type.name) == (
+            "public_security",
+            "conditional",
+            "daily",
+            type_name,
+        )
+    assert not died.subscribable
+
+
+def test_subscribable_must_be_a_boolean(catalog_dir: Path) -> None:
+    edit(catalog_dir / "departments/market_regulation.yaml", "subscribable: true", 'subscribable: "yes"')
+
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(catalog_dir, env={})
+
+    message = str(caught.value)
+    assert "departments/market_regulation.yaml" in message
+    assert "entities.Enterprise.fields.status.subscribable" in message
+    assert "boolean" in message
+
+
+def test_a_not_shared_field_cannot_be_subscribable(catalog_dir: Path) -> None:
+    edit(
+        catalog_dir / "departments/taxation.yaml",
+        "classification: not_shared",
+        "classification: not_shared\n        subscribable: true",
+    )
+
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(catalog_dir, env={})
+
+    message = str(caught.value)
+    assert "departments/taxation.yaml: entities.Person.fields.bankAccount.subscribable" in message
+    assert "not_shared" in message

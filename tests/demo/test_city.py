@@ -149,3 +149,18 @@ def test_the_city_has_the_documented_shape() -> None:
 def test_scale_below_the_minimum_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 20 persons"):
         build_city(19)
+
+
+def test_almost_everyone_is_alive_and_the_golden_persons_are() -> None:
+    residents = build_city(2000).rows["public_security"]["residents"]
+    by_id = {person["resident_id"]: person for person in residents}
+
+    assert (by_id[golden.WANG_JIANGUO]["deceased"], by_id[golden.WANG_JIANGUO]["date_of_death"]) == (
+        False,
+        None,
+    )
+    dead = [person for person in residents if person["deceased"]]
+    assert 0 < len(dead) < len(residents) * 0.03
+    assert all(person["birth_date"] <= person["date_of_death"] for person in dead)
+    assert all(person["date_of_death"] is None for person in residents if not person["deceased"])
+    assert build_city(2000).rows["public_security"]["residents"] == residents

@@ -64,6 +64,8 @@ def test_zhang_wei(db: dict[str, Department]) -> None:
         "ethnic_group": "Han",
         "hukou_address": ADDRESS,
         "household_no": "H110101000001",
+        "deceased": 0,
+        "date_of_death": None,
         "criminal_record": "GOLDEN-NOT-SHARED-CRIMINAL-RECORD",
     }
     civil = db["civil_affairs"].one("SELECT * FROM civil_status WHERE id_card_no = ?", ZHANG_WEI)
@@ -101,6 +103,8 @@ def test_li_na(db: dict[str, Department]) -> None:
         "ethnic_group": "Han",
         "hukou_address": ADDRESS,
         "household_no": "H110101000001",
+        "deceased": 0,
+        "date_of_death": None,
         "criminal_record": None,
     }
     civil = db["civil_affairs"].one("SELECT * FROM civil_status WHERE id_card_no = ?", LI_NA)
@@ -122,6 +126,7 @@ def test_wang_jianguo(db: dict[str, Department]) -> None:
         "Han",
     )
     assert resident["household_no"] == "H110105000001"
+    assert (resident["deceased"], resident["date_of_death"]) == (0, None), "alive until `demo change --death`"
     assert resident["hukou_address"].startswith("北京市朝阳区")
     household = db["public_security"].one("SELECT * FROM households WHERE household_no = 'H110105000001'")
     assert household == {

@@ -265,6 +265,27 @@ async def test_reasons_name_what_is_missing(client: httpx.AsyncClient) -> None:
     assert "186000" not in str(clerk) + str(no_purpose) + str(wrong_purpose)
 
 
+async def test_a_death_is_read_for_subsistence_and_pension_reviews_only(client: httpx.AsyncClient) -> None:
+    query = "query($id: IdNumber!) { person(idNumber: $id) { deceased dateOfDeath } }"
+    for role, purpose in (
+        ("civil_affairs_officer", "subsistence-review"),
+        ("pension_officer", "pension-review"),
+    ):
+        body = await graphql(client, query, {"id": WANG_JIANGUO}, bearer(role, purpose))
+        assert "errors" not in body, role
+        assert body["data"]["person"] == {"deceased": False, "dateOfDeath": None}
+
+    clerk = errors_by_path(
+        await graphql(client, query, {"id": WANG_JIANGUO}, bearer("window_clerk", "housing-subsidy"))
+    )
+    assert clerk[("person", "deceased")]["extensions"]["code"] == "FORBIDDEN"
+    assert clerk[("person", "dateOfDeath")]["extensions"]["code"] == "FORBIDDEN"
+    wrong_purpose = errors_by_path(
+        await graphql(client, query, {"id": WANG_JIANGUO}, bearer("pension_officer", "subsistence-review"))
+    )
+    assert wrong_purpose[("person", "deceased")]["extensions"]["code"] == "FORBIDDEN"
+
+
 async def test_purpose_from_header_overrides_none_in_token(client: httpx.AsyncClient) -> None:
     headers = {**bearer("tax_officer"), "X-Purpose": "tax-audit"}
     body = await graphql(

@@ -24,7 +24,15 @@ from govgraph.settings import DEMO_CATALOG
 from tests.auth_helpers import bearer, token
 from tests.conftest import AppFactory, graphql
 
-ROLES = ("window_clerk", "tax_officer", "civil_affairs_officer", "police_officer", "auditor", "citizen")
+ROLES = (
+    "window_clerk",
+    "tax_officer",
+    "civil_affairs_officer",
+    "pension_officer",
+    "police_officer",
+    "auditor",
+    "citizen",
+)
 EXTERNAL = re.compile(r"https?://")
 
 

@@ -98,7 +98,7 @@ def test_graphiql_s_catalog_link_leads_to_the_token_form_which_opens_the_catalog
             browser.close()
     assert refused == []
     assert "bearer token" in signed_out.lower() and "Person" not in signed_out
-    assert len(roles) == 6, "the auditor oversees every role"
+    assert len(roles) == 7, "the auditor oversees every role"
     assert address == f"{server.url}/catalog", "the token went in the body, not the address"
 
 

@@ -126,7 +126,8 @@ def test_sqlite_s_loose_types_are_tolerated_but_text_read_as_an_int_is_not(
         connection.executescript(
             """
             CREATE TABLE loose AS SELECT resident_id, full_name, sex, CAST(birth_date AS TEXT) AS birth_date,
-                ethnic_group, hukou_address, household_no, criminal_record FROM residents;
+                ethnic_group, hukou_address, household_no, deceased,
+                CAST(date_of_death AS TEXT) AS date_of_death, criminal_record FROM residents;
             DROP TABLE residents;
             ALTER TABLE loose RENAME TO residents;
             """
