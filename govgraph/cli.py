@@ -40,19 +40,14 @@ def _sentence(error: Exception) -> str:
     from pydantic import ValidationError
     from pydantic_settings import SettingsError
 
+    from govgraph.diagnostics import describe
     from govgraph.settings_errors import describe_settings_error
 
     if isinstance(error, ValidationError | SettingsError):
         return describe_settings_error(error)
     if isinstance(error, GovgraphError | UsageError):
         return str(error)
-    return f"{_brief(error)} (run again with --debug for the traceback)"
-
-
-def _brief(error: BaseException) -> str:
-    from govgraph.diagnostics import describe
-
-    return describe(error)
+    return f"{describe(error)} (run again with --debug for the traceback)"
 
 
 class UsageError(Exception):
@@ -548,13 +543,15 @@ async def _opened_audit_store(url: str | None) -> AsyncIterator[Any]:
     """The store, open; one that cannot be reached is named by its setting, never by its URL."""
     from sqlalchemy.exc import DBAPIError
 
+    from govgraph.diagnostics import describe
+
     store = _audit_store(url)
     try:
         await store.open()
         yield store
     except (OSError, DBAPIError) as error:
         name = "--url" if url else "GOVGRAPH_AUDIT_URL"
-        raise UsageError(f"the audit store ({name}) cannot be read: {_brief(error)}") from error
+        raise UsageError(f"the audit store ({name}) cannot be read: {describe(error)}") from error
     finally:
         await store.close()
 
