@@ -23,8 +23,13 @@ def utc_now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def build_record(context: RequestContext, catalog: Catalog, client_address: str | None) -> AuditRecord | None:
-    """The record for this request, or ``None`` when it touched public data only."""
+def build_record(
+    context: RequestContext, catalog: Catalog, client_address: str | None, *, delivery: str | None = None
+) -> AuditRecord | None:
+    """The record for this request, or ``None`` when it touched public data only.
+
+    ``delivery``: the subscription a change is delivered to; its record is built whatever it touched,
+    public fields included, since every delivery is accounted for."""
     fields = []
     for coordinate, decision in sorted(context.decisions.items()):
         entity_name, _, field_name = coordinate.partition(".")
@@ -32,7 +37,7 @@ def build_record(context: RequestContext, catalog: Catalog, client_address: str 
         catalog_field = entity.fields.get(field_name) if entity else None
         if catalog_field is None:
             fields.append(FieldDecision(coordinate, GOVGRAPH, "conditional", decision))
-        elif catalog_field.classification != "public":
+        elif catalog_field.classification != "public" or delivery is not None:
             fields.append(
                 FieldDecision(coordinate, catalog_field.department, catalog_field.classification, decision)
             )
@@ -41,7 +46,7 @@ def build_record(context: RequestContext, catalog: Catalog, client_address: str 
         fields.append(
             FieldDecision(coordinate, catalog_field.department, catalog_field.classification, "refused")
         )
-    if not fields:
+    if not fields and delivery is None:
         return None
     served_from: Mapping[str, str] = context.served_from
     entities = tuple(
@@ -62,4 +67,5 @@ def build_record(context: RequestContext, catalog: Catalog, client_address: str 
         client_address=client_address,
         entities=entities,
         fields=tuple(fields),
+        delivery=delivery,
     )

@@ -49,6 +49,8 @@ class AuditRecord:
     client_address: str | None
     entities: tuple[EntityAccess, ...] = field(default_factory=tuple)
     fields: tuple[FieldDecision, ...] = field(default_factory=tuple)
+    delivery: str | None = None
+    """The subscription this record delivered a change to (``sub_...``); ``None`` for a query."""
 
     @property
     def sensitive(self) -> bool:
@@ -74,6 +76,9 @@ def canonical_content(record: AuditRecord) -> bytes:
         "entities": [entity_dict(entity) for entity in record.entities],
         "fields": [field_dict(item) for item in record.fields],
     }
+    if record.delivery is not None:
+        # Only when set: the records written before deliveries existed keep their hashes.
+        data["delivery"] = record.delivery
     return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
 
 

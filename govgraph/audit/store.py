@@ -271,9 +271,12 @@ class AuditStore:
             await connection.execute(
                 sa.insert(audit_meta).values(name="schema_version", value=str(SCHEMA_VERSION))
             )
-        elif int(version) < 2:
-            if self._postgres:
+        elif int(version) < SCHEMA_VERSION:
+            if self._postgres and int(version) < 2:
                 await _entities_to_subjects(connection)
+            if int(version) < 3 and not await _has_column(connection, audit_records.name, "delivery"):
+                await connection.execute(sa.text(f"ALTER TABLE {audit_records.name} ADD COLUMN delivery text"))
+                logger.warning("audit store: added %s.delivery (schema 3)", audit_records.name)
             await connection.execute(
                 sa.update(audit_meta)
                 .where(audit_meta.c.name == "schema_version")
@@ -502,12 +505,18 @@ class AuditStore:
         self, occurred_from: str | None, occurred_to: str | None, group_by: Sequence[str]
     ) -> list[dict[str, Any]]:
         dimensions = [USAGE_DIMENSIONS[name].label(name) for name in group_by]
-        statement = sa.select(
-            *dimensions,
-            sa.func.count(sa.distinct(audit_usage.c.position)).label("records"),
-            sa.func.count().label("fieldsServed"),
-            sa.func.coalesce(sa.func.sum(audit_usage.c.entities), 0).label("entitiesServed"),
-        ).where(audit_usage.c.decision.not_in(("deny", "refused")))
+        delivered = sa.case((audit_records.c.delivery.is_not(None), audit_usage.c.position))
+        statement = (
+            sa.select(
+                *dimensions,
+                sa.func.count(sa.distinct(audit_usage.c.position)).label("records"),
+                sa.func.count().label("fieldsServed"),
+                sa.func.coalesce(sa.func.sum(audit_usage.c.entities), 0).label("entitiesServed"),
+                sa.func.count(sa.distinct(delivered)).label("deliveries"),
+            )
+            .select_from(audit_usage.join(audit_records, audit_records.c.position == audit_usage.c.position))
+            .where(audit_usage.c.decision.not_in(("deny", "refused")))
+        )
         if occurred_from is not None:
             statement = statement.where(audit_usage.c.occurred_at >= occurred_from)
         if occurred_to is not None:
@@ -650,6 +659,7 @@ def _record_row(
         "content_hash": record_content_hash,
         "previous_hash": previous,
         "record_hash": record_hash,
+        "delivery": record.delivery,
     }
 
 
@@ -733,6 +743,11 @@ def _entity_rows(position: int, record: AuditRecord) -> list[tuple[Any, ...]]:
     return [(position, entity_type, key) for entity_type, found in keys.items() for key in found]
 
 
+async def _has_column(connection: Any, table: str, column: str) -> bool:
+    columns = await connection.run_sync(lambda sync: sa.inspect(sync).get_columns(table))
+    return any(found["name"] == column for found in columns)
+
+
 async def _entities_to_subjects(connection: Any) -> None:
     """Schema 1 to 2 on PostgreSQL: the per-key index rows become one array row per record and type."""
     exists = (
@@ -789,6 +804,7 @@ def _stored(row: Any) -> StoredRecord:
         client_address=row["client_address"],
         entities=tuple(entity_from_dict(entity) for entity in orjson.loads(row["entities"])),
         fields=tuple(FieldDecision(**item) for item in orjson.loads(row["fields"])),
+        delivery=row.get("delivery"),
     )
     return StoredRecord(
         row["position"], record, row["content_hash"], row["previous_hash"], row["record_hash"]

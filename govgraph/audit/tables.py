@@ -18,8 +18,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-SCHEMA_VERSION = 2
-"""2: on PostgreSQL, ``audit_subjects`` replaces ``audit_entities``."""
+SCHEMA_VERSION = 3
+"""2: on PostgreSQL, ``audit_subjects`` replaces ``audit_entities``. 3: ``audit_records.delivery``."""
 
 metadata = sa.MetaData()
 
@@ -50,6 +50,7 @@ audit_records = sa.Table(
     sa.Column("content_hash", sa.Text, nullable=False),
     sa.Column("previous_hash", sa.Text, nullable=False),
     sa.Column("record_hash", sa.Text, nullable=False, unique=True),
+    sa.Column("delivery", sa.Text),
 )
 
 audit_entities = sa.Table(

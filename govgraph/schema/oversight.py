@@ -55,6 +55,9 @@ class AuditEntry:
     fields: list[AuditField]
     record_hash: str = strawberry.field(name="recordHash")
     previous_hash: str = strawberry.field(name="previousHash")
+    delivery: Optional[str] = strawberry.field(
+        default=None, description="The subscription a change was delivered to (sub_...); null for a query."
+    )
 
 
 @strawberry.type(description="A page of the audit log, newest first.")
@@ -100,6 +103,9 @@ class UsageRow:
     records: int = 0
     fields_served: int = strawberry.field(default=0, name="fieldsServed")
     entities_served: int = strawberry.field(default=0, name="entitiesServed")
+    deliveries: int = strawberry.field(
+        default=0, description="Of the records, how many were change notifications delivered to subscriptions."
+    )
 
 
 @strawberry.type(description="One access to the caller's own record.")
@@ -110,6 +116,11 @@ class AccessLogEntry:
     purpose: Optional[str]
     fields: list[AuditField] = strawberry.field(
         description="Fields of persons' records the request asked for."
+    )
+    notification: bool = strawberry.field(
+        default=False,
+        description="True when the department was notified of a change to your record (a subscription), "
+        "not asking a question.",
     )
 
 
@@ -142,6 +153,7 @@ def _entry(stored: StoredRecord) -> AuditEntry:
         fields=[_field(item) for item in record.fields],
         record_hash=stored.record_hash,
         previous_hash=stored.previous_hash,
+        delivery=record.delivery,
     )
 
 
@@ -219,6 +231,7 @@ def oversight_fields(policy: Policy) -> list[Any]:
                 records=int(row["records"]),
                 fields_served=int(row["fieldsServed"]),
                 entities_served=int(row["entitiesServed"]),
+                deliveries=int(row["deliveries"]),
             )
             for row in rows
         ]
@@ -244,6 +257,7 @@ def oversight_fields(policy: Policy) -> list[Any]:
                 fields=[
                     _field(item) for item in stored.record.fields if item.coordinate.startswith("Person.")
                 ],
+                notification=stored.record.delivery is not None,
             )
             for stored in records
         ]

@@ -11,6 +11,7 @@ import pytest
 
 from govgraph.audit.records import AuditRecord, EntityAccess, FieldDecision
 from govgraph.audit.store import AuditFilter, AuditStore
+from govgraph.audit.tables import SCHEMA_VERSION
 from tests.conftest import require_service
 
 PERSONS = tuple(f"1101011990{index:08d}" for index in range(1500))
@@ -112,10 +113,36 @@ async def test_a_schema_1_postgresql_store_keeps_its_index_when_upgraded(tmp_pat
                 await connection.fetchval(
                     "SELECT value FROM govgraph_audit_meta WHERE name = 'schema_version'"
                 )
-                == "2"
+                == str(SCHEMA_VERSION)
             )
         finally:
             await connection.close()
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         await admin.close()
+
+
+async def test_a_schema_2_store_gains_deliveries_and_its_old_records_still_verify(tmp_path: Path) -> None:
+    import dataclasses
+    import sqlite3
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/audit.db"
+    store = AuditStore(url)
+    await store.open()
+    await store.append([record(PERSONS[:3])])
+    await store.close()
+    with sqlite3.connect(tmp_path / "audit.db") as connection:
+        connection.execute("ALTER TABLE govgraph_audit_records DROP COLUMN delivery")
+        connection.execute("UPDATE govgraph_audit_meta SET value = '2' WHERE name = 'schema_version'")
+
+    upgraded = AuditStore(url)
+    await upgraded.open()
+    try:
+        await upgraded.append([dataclasses.replace(record(PERSONS[:1]), request_id="d", delivery="sub_1")])
+        checked, broken = await upgraded.verify()
+        stored = [item.record.delivery async for item in upgraded.scan()]
+    finally:
+        await upgraded.close()
+
+    assert (checked, broken) == (2, None)
+    assert stored == [None, "sub_1"]
