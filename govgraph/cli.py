@@ -96,6 +96,17 @@ def _parser() -> argparse.ArgumentParser:
         help="environment variable holding the bearer token callers must send (default: none required)",
     )
     api.set_defaults(run=_demo_api)
+    receiver = demo.add_parser(
+        "receiver", help="a webhook receiver that verifies and prints each delivery once (docs/subscriptions.md)"
+    )
+    receiver.add_argument("--host", default="127.0.0.1")
+    receiver.add_argument("--port", type=int, default=9000)
+    receiver.add_argument(
+        "--secret-env",
+        default="GOVGRAPH_WEBHOOK_SECRET",
+        help="environment variable holding the subscription's whsec_ secret (default: %(default)s)",
+    )
+    receiver.set_defaults(run=_demo_receiver)
 
     serve = commands.add_parser("serve", help="serve GraphQL")
     serve.add_argument("--catalog", type=Path, default=None, help="catalog directory (default: the demo's)")
@@ -171,6 +182,37 @@ def _parser() -> argparse.ArgumentParser:
     events_sql.add_argument("--dialect", choices=("postgresql", "sqlite"), default="postgresql")
     events_sql.add_argument("--schema", default=None, help="PostgreSQL schema (default: the department's id)")
     events_sql.set_defaults(run=_events_sql)
+
+    subscriptions = commands.add_parser(
+        "subscriptions", help="webhook subscriptions and their deliveries"
+    ).add_subparsers(title="subscriptions commands")
+    store_help = "audit store URL (default: GOVGRAPH_AUDIT_URL or the SQLite file)"
+    listed = subscriptions.add_parser("list", help="every subscription, with its deliveries by state")
+    listed.add_argument("--url", default=None, help=store_help)
+    listed.set_defaults(run=_subscriptions_list)
+    for name, what in (
+        ("pause", "hold a subscription's deliveries until it is resumed"),
+        ("resume", "send a paused subscription's deliveries again, the held ones first"),
+        ("remove", "delete a subscription and the deliveries it is owed"),
+    ):
+        command = subscriptions.add_parser(name, help=what)
+        command.add_argument("id", help="the subscription, sub_...")
+        command.add_argument("--url", default=None, help=store_help)
+        command.set_defaults(run=_subscriptions_change, change=name)
+    replay = subscriptions.add_parser(
+        "replay", help="send a subscription's delivered and failed deliveries of changes since a time again"
+    )
+    replay.add_argument("id", help="the subscription, sub_...")
+    replay.add_argument(
+        "--from",
+        dest="replay_from",
+        metavar="TIME",
+        type=_moment,
+        required=True,
+        help="ISO date or time of the first change, UTC",
+    )
+    replay.add_argument("--url", default=None, help=store_help)
+    replay.set_defaults(run=_subscriptions_replay)
     catalog = commands.add_parser("catalog", help="the catalog").add_subparsers(title="catalog commands")
     check = catalog.add_parser("check", help="validate a catalog directory and its policy")
     check.add_argument("directory", type=Path)
@@ -263,6 +305,21 @@ def _demo_change(arguments: argparse.Namespace) -> int:
     except (UnknownRecord, FileNotFoundError) as error:
         raise UsageError(str(error)) from None
     print(f"{change.department}: {change.entity} {key} changed {', '.join(change.fields)}")
+    return 0
+
+
+def _demo_receiver(arguments: argparse.Namespace) -> int:
+    import uvicorn
+
+    from govgraph.demo.receiver import receiver_app
+
+    secret = os.environ.get(arguments.secret_env, "")
+    if not secret.startswith("whsec_"):
+        raise UsageError(
+            f"set {arguments.secret_env} to the secret POST /subscriptions answered with (whsec_...)"
+        )
+    print(f"receiving webhooks on http://{arguments.host}:{arguments.port}/", flush=True)
+    uvicorn.run(receiver_app(secret), host=arguments.host, port=arguments.port, log_level="warning")
     return 0
 
 
@@ -595,6 +652,115 @@ def _audit_export(arguments: argparse.Namespace) -> int:
                 sys.stdout.buffer.write(orjson.dumps(line) + b"\n")
                 exported += 1
         print(f"exported {exported} records", file=sys.stderr)
+        return 0
+
+    return asyncio.run(run())
+
+
+@contextlib.asynccontextmanager
+async def _opened_outbox(url: str | None) -> AsyncIterator[Any]:
+    """The webhook subscriptions, in the audit store's database: checked and refused as ``audit`` commands
+    check the store, and named by its setting, never by its URL."""
+    from govgraph.errors import AuditStoreError
+    from govgraph.events.outbox import Outbox
+    from govgraph.settings import Settings
+
+    _audit_store(url)  # the same checks of the URL and of the SQLite file; that store is never opened
+    outbox = Outbox(url or Settings().audit_url)
+    try:
+        await outbox.open(retry_later=False)
+        yield outbox
+    except AuditStoreError as error:
+        name = "--url" if url else "GOVGRAPH_AUDIT_URL"
+        raise UsageError(f"the audit store ({name}) cannot be read: {error.problem}") from None
+    finally:
+        await outbox.close()
+
+
+SUBSCRIPTION_COLUMNS = (
+    "ID",
+    "STATE",
+    "ENTITY",
+    "FIELDS",
+    "PURPOSE",
+    "DEPARTMENT",
+    "CALLBACK",
+    "PENDING",
+    "DELIVERED",
+    "FAILED",
+)
+
+
+def _no_subscription(identifier: str) -> UsageError:
+    return UsageError(f"no subscription {identifier[:40]}; `govgraph subscriptions list` shows them")
+
+
+def _subscriptions_list(arguments: argparse.Namespace) -> int:
+    from govgraph.events.dispatcher import callback_location
+
+    async def run() -> int:
+        async with _opened_outbox(arguments.url) as outbox:
+            registrations = await outbox.registrations()
+            counts = await outbox.counts()
+        if not registrations:
+            print("no subscriptions")
+            return 0
+        rows = [SUBSCRIPTION_COLUMNS]
+        for registration in registrations:
+            counted = counts.get(registration.id, {})
+            rows.append(
+                (
+                    registration.id,
+                    registration.state,
+                    registration.entity,
+                    ",".join(registration.fields),
+                    registration.purpose,
+                    registration.department or "-",
+                    callback_location(registration.callback_url),
+                    *(str(counted.get(state, 0)) for state in ("pending", "delivered", "failed")),
+                )
+            )
+        widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+        for row in rows:
+            print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        return 0
+
+    return asyncio.run(run())
+
+
+def _subscriptions_change(arguments: argparse.Namespace) -> int:
+    async def run() -> int:
+        async with _opened_outbox(arguments.url) as outbox:
+            if arguments.change == "remove":
+                found = await outbox.remove(arguments.id)
+            else:
+                found = await outbox.set_state(
+                    arguments.id, "paused" if arguments.change == "pause" else "active"
+                )
+        if not found:
+            raise _no_subscription(arguments.id)
+        done = {
+            "pause": "paused {}: its deliveries wait until it is resumed",
+            "resume": "resumed {}",
+            "remove": "removed {} and the deliveries it was owed",
+        }
+        print(done[arguments.change].format(arguments.id))
+        return 0
+
+    return asyncio.run(run())
+
+
+def _subscriptions_replay(arguments: argparse.Namespace) -> int:
+    async def run() -> int:
+        async with _opened_outbox(arguments.url) as outbox:
+            registration = await outbox.get(arguments.id)
+            if registration is None:
+                raise _no_subscription(arguments.id)
+            replayed = await outbox.replay(arguments.id, arguments.replay_from)
+        then = "once it is resumed (it is paused)" if registration.state == "paused" else "oldest first"
+        print(
+            f"put back {replayed} deliveries of {arguments.id} since {arguments.replay_from}; they go out {then}"
+        )
         return 0
 
     return asyncio.run(run())

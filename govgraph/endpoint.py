@@ -35,6 +35,7 @@ from govgraph.cache.control import demand_for
 from govgraph.cache.rows import NO_DEPARTMENT
 from govgraph.catalog.model import Catalog
 from govgraph.errors import AuditUnavailable, GovgraphError
+from govgraph.events.note import DELIVERY, DELIVERY_RECORDED, DeliveryNote
 from govgraph.http.caching import PRIVATE, cache_control, root_field_names
 from govgraph.http.ide import offline_graphiql_html
 from govgraph.http.ide_examples import demo_choices, demo_tabs
@@ -80,9 +81,11 @@ class GraphQLEndpoint(GraphQL):
     ) -> RequestContext:
         principal = request.scope.get("state", {}).get("principal", ANONYMOUS)
         settings = request.app.state.settings
+        # A change is delivered as the record is now: never from the cache.
+        delivery = request.scope.get("state", {}).get(DELIVERY) is not None
         demand, cache_note = demand_for(
             request.headers.get("cache-control"),
-            self._may_bypass_cache(principal),
+            delivery or self._may_bypass_cache(principal),
             settings.cache_min_max_age,
         )
         context = RequestContext(
@@ -222,6 +225,10 @@ class GraphQLEndpoint(GraphQL):
         if writer is None:
             return set()
         client = request.client.host if request.client else None
+        state = request.scope.get("state", {})
+        note: DeliveryNote | None = state.get(DELIVERY)
+        if note is not None:
+            return await self._record_delivery(writer, context, data, note, client, state)
         record = build_record(context, self.catalog, client)
         if record is None and not context.released:
             context.public_only = True
@@ -234,19 +241,46 @@ class GraphQLEndpoint(GraphQL):
                 raise AuditUnavailable()
             await writer.commit(record)
         except AuditUnavailable:
-            path_errors = withhold(data, context.released)
-            withheld = {path_error.path for path_error in path_errors}
-            context.path_errors = [
-                path_error for path_error in context.path_errors if not beneath(path_error.path, withheld)
-            ]
-            context.path_errors.extend(path_errors)
-            logger.error(
-                "audit store unavailable: withheld %d conditional or sensitive values of request %s",
-                len(path_errors),
-                context.request_id,
-            )
-            return withheld
+            return self._withhold(context, data)
         return set()
+
+    async def _record_delivery(
+        self,
+        writer: AuditWriter,
+        context: RequestContext,
+        data: dict[str, Any],
+        note: DeliveryNote,
+        client: str | None,
+        state: dict[str, Any],
+    ) -> set[tuple[str | int, ...]]:
+        """A delivery is always recorded, and committed before anything leaves: the notification itself
+        (this record's key, these fields changed) is information, even with nothing else selected."""
+        for coordinate, decision in note.notified.items():
+            context.decisions.setdefault(coordinate, decision)
+        context.touch(note.entity, note.department, [note.key])
+        record = build_record(context, self.catalog, client, delivery=note.subscription)
+        try:
+            if record is None:
+                raise AuditUnavailable()
+            await writer.commit(record)
+        except AuditUnavailable:
+            return self._withhold(context, data)
+        state[DELIVERY_RECORDED] = True
+        return set()
+
+    def _withhold(self, context: RequestContext, data: dict[str, Any]) -> set[tuple[str | int, ...]]:
+        path_errors = withhold(data, context.released)
+        withheld = {path_error.path for path_error in path_errors}
+        context.path_errors = [
+            path_error for path_error in context.path_errors if not beneath(path_error.path, withheld)
+        ]
+        context.path_errors.extend(path_errors)
+        logger.error(
+            "audit store unavailable: withheld %d conditional or sensitive values of request %s",
+            len(path_errors),
+            context.request_id,
+        )
+        return withheld
 
 
 def in_response_order(errors: list[dict[str, Any]], data: Any) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from strawberry.extensions import DisableIntrospection, ParserCache
 
@@ -36,7 +36,7 @@ from govgraph.auth.exposure import find_exposures
 from govgraph.auth.middleware import AuthenticationMiddleware
 from govgraph.auth.policy import OPERATIONS, Policy, load_policy
 from govgraph.auth.questions import MemoryQuestions, QuestionWindow, RedisQuestions
-from govgraph.auth.tokens import verifier_for
+from govgraph.auth.tokens import TokenVerifier, verifier_for
 from govgraph.cache.backend import backend_for
 from govgraph.cache.invalidation import InvalidationListener
 from govgraph.cache.policy import CachePolicy
@@ -46,6 +46,7 @@ from govgraph.catalog.model import Catalog
 from govgraph.catalog.specs import GraphQLSourceSpec, HttpSourceSpec
 from govgraph.endpoint import GraphQLEndpoint
 from govgraph.errors import AuditStoreError, CatalogError
+from govgraph.events.runtime import parser, start_events
 from govgraph.http import collector
 from govgraph.http.access_log import AccessLogMiddleware
 from govgraph.http.admission import AdmissionMiddleware
@@ -64,6 +65,9 @@ from govgraph.http.ratelimit import (
     RedisBuckets,
 )
 from govgraph.http.signature import RouterSignatureMiddleware
+from govgraph.http.sse import graphql_stream
+from govgraph.http.subscriptions import subscriptions_endpoint
+from govgraph.http.websocket import graphql_websocket
 from govgraph.metrics import Metrics, multiprocess
 from govgraph.metrics.endpoint import metrics_endpoint
 from govgraph.operation.extensions import text_limits_extension, validation_extension
@@ -110,6 +114,7 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
     )
     buckets = _buckets(settings)
     persisted = _persisted_documents(settings)
+    verifier = verifier_for(settings)
     graphql = GraphQLEndpoint(
         schema,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
@@ -167,9 +172,14 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
             collector.settle()
         app.state.source_reports = {}
         source_check = check_at_startup(catalog, sources, settings, app.state.source_reports)
+        events = await start_events(app, settings, catalog)
+        app.state.events = events
+        app.state.hub = events.hub if events else None
         try:
             yield
         finally:
+            if events is not None:
+                await events.close()
             source_check.cancel()
             await asyncio.gather(source_check, return_exceptions=True)
             await app.state.questions.close()
@@ -190,11 +200,20 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
         body, status = await readiness(
             catalog, state.sources, state.source_reports, state.audit_store, settings
         )
+        if state.hub is not None:
+            body["subscriptions"] = {
+                "status": "ok" if state.hub.started.is_set() else "starting",
+                "live": len(state.hub.live),
+            }
         return JSONResponse(body, status_code=status)
 
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql_websocket),
+            Route("/graphql/stream", graphql_stream, methods=["GET", "POST"]),
+            Route("/subscriptions", subscriptions_endpoint, methods=["GET", "POST"]),
+            Route("/subscriptions/{identifier}", subscriptions_endpoint, methods=["DELETE"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/catalog", catalog_page, methods=["GET", "POST"]),
@@ -212,7 +231,7 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
         ],
         middleware=[
             Middleware(ObservationMiddleware, metrics=metrics.requests),
-            *_middleware(settings, buckets, persisted, policy, catalog),
+            *_middleware(settings, buckets, persisted, policy, catalog, verifier),
         ],
         lifespan=lifespan,
     )
@@ -228,6 +247,16 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
     app.state.limits = limits
     app.state.requirements = requirements
     app.state.settle_heap = False
+    app.state.graphql = graphql
+    app.state.parse_subscription = parser(app)
+    app.state.authentication = AuthenticationMiddleware(
+        None,  # type: ignore[arg-type]
+        verifier=verifier,
+        purposes=policy.purposes,
+        departments=consumer_departments(catalog, policy),
+    )
+    app.state.hub = None
+    app.state.outbox = None
     return app
 
 
@@ -308,6 +337,7 @@ def _middleware(
     persisted: PersistedDocuments | None,
     policy: Policy,
     catalog: Catalog,
+    verifier: TokenVerifier,
 ) -> list[Middleware]:
     """Outermost first: the access line, the client address, CORS (when configured), the HTTP guard,
     authentication, rate limits, admission (the bounded queue)."""
@@ -323,7 +353,7 @@ def _middleware(
         ),
         Middleware(
             AuthenticationMiddleware,
-            verifier=verifier_for(settings),
+            verifier=verifier,
             purposes=policy.purposes,
             departments=consumer_departments(catalog, policy),
             router_credential=router_credential,

@@ -10,7 +10,7 @@ import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO_CATALOG = Path(__file__).parent / "demo" / "catalog"
@@ -183,6 +183,24 @@ class Settings(BaseSettings):
     otel_endpoint: str | None = None
     """An OTLP/HTTP collector (``http://collector:4318``) to send traces to; unset: no tracing at all."""
 
+    subscriptions: bool = True
+    """Change subscriptions (WebSocket, SSE, webhooks) over the catalog's subscribable fields."""
+    events_url: str | None = None
+    """``redis://...``: fan changes out to every process through a Redis stream; unset: each process reads
+    the departments' change tables itself."""
+    events_poll_interval: float = Field(default=1.0, gt=0, le=60)
+    """Seconds between reads of a department's change table (PostgreSQL departments also NOTIFY)."""
+    websocket_init_timeout: float = Field(default=10.0, gt=0)
+    """Seconds a WebSocket has to send ``connection_init``."""
+    webhook_timeout: float = Field(default=10.0, gt=0)
+    """Seconds a webhook receiver has to answer one delivery."""
+    webhook_lease: float = Field(default=30.0, gt=0)
+    """Seconds a process holds a delivery it is sending; after a crash another takes it over then."""
+    webhook_max_attempts: int = Field(default=20, ge=1)
+    """Attempts before a delivery is marked failed (it can still be replayed)."""
+    webhook_backoff: tuple[float, ...] = (1, 2, 5, 15, 60, 300, 900, 3600)
+    """Seconds before each retry; the last repeats."""
+
     authorization: bool = True
     """Field-level authorization. Only benchmarks switch it off; production refuses to."""
 
@@ -241,6 +259,7 @@ class Settings(BaseSettings):
         for name, url in (
             ("GOVGRAPH_CACHE_URL", self.cache_url),
             ("GOVGRAPH_RATE_LIMIT_URL", self.rate_limit_url),
+            ("GOVGRAPH_EVENTS_URL", self.events_url),
         ):
             if url is not None and not url.startswith(REDIS_SCHEMES):
                 raise ValueError(f"{name} must be a Redis URL such as redis://127.0.0.1:6379/0")

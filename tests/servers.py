@@ -106,3 +106,14 @@ def govgraph_server(
         except subprocess.TimeoutExpired:
             server.kill(signal.SIGKILL)
             process.wait(timeout=20)
+
+
+def wait_for_subscriptions(url: str) -> None:
+    """Until ``/readyz`` says subscriptions have started (the change bus knows where each department stands)."""
+    body: object = None
+    for _ in range(STARTUP_ATTEMPTS):
+        body = httpx.get(f"{url}/readyz", timeout=5).json()
+        if isinstance(body, dict) and body.get("subscriptions", {}).get("status") == "ok":
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"subscriptions at {url} did not start: {body}")

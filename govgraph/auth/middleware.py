@@ -61,10 +61,9 @@ class AuthenticationMiddleware:
         headers = Headers(scope=scope)
         state = scope.setdefault("state", {})
         try:
-            header_purpose = self._header_purpose(headers.get("x-purpose"))
-            principal = await self._principal(headers.get("authorization"))
+            principal = await self.principal_for(headers.get("authorization"), headers.get("x-purpose"))
             self._check_router(headers.get("x-router-credential"), state)
-            state["principal"] = self._with_purpose(principal, header_purpose)
+            state["principal"] = principal
         except Unauthenticated as error:
             await _refuse(scope, send, 401, error.message, error.code)
             return
@@ -72,6 +71,12 @@ class AuthenticationMiddleware:
             await _refuse(scope, send, 400, error.message, "BAD_REQUEST")
             return
         await self.app(scope, receive, send)
+
+    async def principal_for(self, authorization: str | None, purpose: str | None) -> Principal:
+        """The principal of an ``Authorization`` value and a stated purpose: ``Unauthenticated`` or
+        ``BadUserInput`` when they do not hold. WebSocket connections authenticate through it too."""
+        header_purpose = self._header_purpose(purpose)
+        return self._with_purpose(await self._principal(authorization), header_purpose)
 
     async def _principal(self, authorization: str | None) -> Principal:
         if authorization is None:

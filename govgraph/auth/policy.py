@@ -42,6 +42,9 @@ class RoleSpec(_Spec):
     description: Text | None = None
     cache_bypass: bool = False
     """May ask for live data with ``Cache-Control: no-cache`` or a max-age below the floor."""
+    subscribe: bool = False
+    """May register durable webhook subscriptions (``POST /subscriptions``); what they deliver is still
+    decided by the grants."""
     grants: list[GrantSpec] = []
 
 
@@ -72,6 +75,7 @@ class Role:
     description: Text | None
     grants: tuple[Grant, ...]
     cache_bypass: bool = False
+    subscribe: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +133,7 @@ def _compile(name: str, spec: PolicySpec, catalog: Catalog, operations: frozense
             purposes = frozenset(grant.purposes) if grant.purposes is not None else None
             grants.append(Grant(frozenset(coordinates), grant.mode, purposes))
         roles[role_name] = Role(
-            role_name, role.department, role.description, tuple(grants), role.cache_bypass
+            role_name, role.department, role.description, tuple(grants), role.cache_bypass, role.subscribe
         )
     for index, embargo in enumerate(spec.embargoes):
         if embargo.purpose not in spec.purposes:

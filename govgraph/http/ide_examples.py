@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from govgraph.auth.policy import Policy
 from govgraph.auth.tokens import DEMO_SECRET, issue_token
-from govgraph.demo.golden import EXAMPLE_TECH, ZHANG_WEI
+from govgraph.demo.golden import EXAMPLE_TECH, WANG_JIANGUO, ZHANG_WEI
 
 HOUSING_SUBSIDY = f"""# Housing-subsidy check at a one-stop window (window_clerk, purpose housing-subsidy):
 # the registered address comes masked to the district, the income only as a yes/no answer.
@@ -41,6 +41,18 @@ ACCESS_LOG = """# A citizen's own access log: which department read their record
 query MyAccessLog {
   myAccessLog(first: 10) { occurredAt department roles purpose fields { coordinate decision } }
 }
+"""
+
+DEATHS = f"""# Civil affairs hears of deaths (civil_affairs_officer, purpose subsistence-review). Run it, then in a
+# terminal: .venv/bin/govgraph demo change --death {WANG_JIANGUO}
+subscription Deaths {{
+  changes(entity: Person, fields: [deceased], purpose: "subsistence-review") {{
+    key
+    changedFields
+    at
+    person {{ name deceased dateOfDeath subsistenceAllowance {{ status monthlyAmount }} }}
+  }}
+}}
 """
 
 
@@ -74,11 +86,13 @@ def demo_tabs(choices: list[Choice]) -> list[dict[str, str]]:
     by_label = {choice.label: choice.headers for choice in choices}
     clerk = by_label.get("window_clerk · housing-subsidy", "{}")
     citizen = next((choice.headers for choice in choices if choice.label.startswith("citizen")), "{}")
+    civil_affairs = by_label.get("civil_affairs_officer · subsistence-review", "{}")
     return [
         {"query": HOUSING_SUBSIDY, "headers": clerk},
         {"query": ENTERPRISE, "headers": "{}"},
         {"query": VERIFY, "headers": clerk},
         {"query": ACCESS_LOG, "headers": citizen},
+        {"query": DEATHS, "headers": civil_affairs},
     ]
 
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterator
+from typing import Any
 
-from graphql import GraphQLError, validate
+from graphql import GraphQLError, OperationType, get_operation_ast, validate
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from govgraph.operation.limits import Limits, check_text
+from govgraph.schema.subscription import NOT_OVER_POST
 
 
 def text_limits_extension(limits: Limits, max_entries: int = 1000) -> type[SchemaExtension]:
@@ -69,7 +71,16 @@ def validation_extension(max_entries: int, *, hide_suggestions: bool) -> type[Sc
                         remembered.popitem(last=False)
             elif key is not None:
                 remembered.move_to_end(key)
-            execution_context.pre_execution_errors = list(errors)
+            execution_context.pre_execution_errors = list(errors) or _not_over_http(execution_context)
             yield
 
     return Validation
+
+
+def _not_over_http(execution_context: Any) -> list[GraphQLError]:
+    """A subscription streams: over GET or POST it is refused, saying where it is served."""
+    document = execution_context.graphql_document
+    operation = get_operation_ast(document, execution_context.operation_name) if document else None
+    if operation is None or operation.operation != OperationType.SUBSCRIPTION:
+        return []
+    return [GraphQLError(NOT_OVER_POST, extensions={"code": "BAD_REQUEST"})]

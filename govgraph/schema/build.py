@@ -24,6 +24,7 @@ from govgraph.schema.discovery import discovery_fields
 from govgraph.schema.oversight import oversight_fields
 from govgraph.schema.root import MAX_KEYS, root_fields
 from govgraph.schema.scalars import SCALAR_MAP
+from govgraph.schema.subscription import subscription_type
 from govgraph.schema.types import build_types
 
 FEDERATION_VERSION = "2.5"
@@ -109,6 +110,7 @@ def build_schema(
     )
     schema = GovgraphSchema(
         query=query,
+        subscription=subscription_type(catalog, classes),
         types=list(classes.values()),
         extensions=list(extensions),
         federation_version=FEDERATION_VERSION,

@@ -1,0 +1,261 @@
+"""``RedisChangeBus`` with two buses as two worker processes, over the demo city on SQLite and a real Redis:
+every change broadcast by both and enqueued once; a dead leader replaced with nothing lost or doubled; a Redis
+killed and restarted."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as redis
+
+from govgraph.catalog.loader import load_catalog
+from govgraph.events.bus import CatalogFeeds, Handler
+from govgraph.events.change import Change
+from govgraph.events.streams import RedisChangeBus
+from govgraph.settings import DEMO_CATALOG
+from tests.conftest import IN_CI, reachable, require_service
+from tests.events.test_bus import DEPARTMENTS, FAST, Live, Outbox, die, living, seize, unseized, until
+from tests.faults import RedisServer
+
+SHARED_REDIS = "redis://127.0.0.1:6379/14"
+LEASE = 1.5
+"""Seconds a dead worker's leases outlive it."""
+FIELDS = {b"department", b"id", b"entity", b"key", b"columns", b"at"}
+
+StartWorker = Callable[..., Awaitable[RedisChangeBus]]
+
+
+@pytest.fixture
+def city(demo_dir: Path, tmp_path: Path) -> Path:
+    """A copy of the session's demo city, to change freely."""
+    return Path(shutil.copytree(demo_dir, tmp_path / "demo"))
+
+
+@pytest.fixture
+def shared_redis() -> str:
+    require_service("Redis", "127.0.0.1", 6379)
+    return SHARED_REDIS
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    if shutil.which("redis-server") is None:
+        if IN_CI:
+            pytest.fail("redis-server is required in CI (CI=true) but is not installed")
+        pytest.skip("redis-server is not installed")
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def stream() -> str:
+    """A stream of the test's own, so that tests never share keys."""
+    return f"govgraph:test:{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def start_worker(city: Path, stream: str) -> AsyncIterator[StartWorker]:
+    """Start one worker's bus, with its own engines, on the test's stream; all closed afterwards."""
+    catalog = load_catalog(DEMO_CATALOG, env={"GOVGRAPH_DEMO_DIR": str(city)})
+    started: list[tuple[RedisChangeBus, CatalogFeeds]] = []
+
+    async def start(
+        url: str, name: str, outbox: Outbox, live: Live, enqueue: Handler | None = None, **options: Any
+    ) -> RedisChangeBus:
+        sources = CatalogFeeds(catalog, DEPARTMENTS, poll_interval=0.05)
+        bus = RedisChangeBus(
+            url,
+            sources.feed,
+            DEPARTMENTS,
+            outbox.cursor,
+            sources.latest,
+            consumer=name,
+            stream=stream,
+            lock_ttl=LEASE,
+            backoff=FAST,
+            timeout=1.0,
+            **options,
+        )
+        started.append((bus, sources))
+        await bus.start(live.broadcast, enqueue or outbox.enqueue)
+        return bus
+
+    yield start
+    for bus, sources in started:
+        closing = asyncio.ensure_future(bus.aclose())
+        done, _ = await asyncio.wait({closing}, timeout=15)
+        if not done:
+            import sys
+
+            with open("/tmp/stacks.txt", "w") as out:
+                for t in asyncio.all_tasks():
+                    print("TASK", t.get_name(), t, file=out)
+                    coro = t.get_coro()
+                    while coro is not None:
+                        frame = (
+                            getattr(coro, "cr_frame", None)
+                            or getattr(coro, "ag_frame", None)
+                            or getattr(coro, "gi_frame", None)
+                        )
+                        if frame is not None:
+                            print(
+                                "   ",
+                                frame.f_code.co_filename,
+                                frame.f_lineno,
+                                frame.f_code.co_name,
+                                file=out,
+                            )
+                        coro = (
+                            getattr(coro, "cr_await", None)
+                            or getattr(coro, "ag_await", None)
+                            or getattr(coro, "gi_yieldfrom", None)
+                        )
+            sys.exit("hung")
+        await sources.aclose()
+    if reachable("127.0.0.1", 6379):
+        client = redis.Redis.from_url(SHARED_REDIS)
+        try:
+            keys = [key async for key in client.scan_iter(match=f"{stream}*")]
+            if keys:
+                await client.delete(*keys)
+        finally:
+            await client.aclose()
+
+
+async def entries(url: str, stream: str) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    client = redis.Redis.from_url(url)
+    try:
+        return await client.xrange(stream)
+    finally:
+        await client.aclose()
+
+
+def ready(outbox: Outbox) -> Outbox:
+    """The outbox already holds everything before the test: feeds start at the beginning of the change tables."""
+    outbox.cursors.update({department: 0 for department in DEPARTMENTS})
+    return outbox
+
+
+async def test_every_worker_broadcasts_every_change_and_one_enqueues_it(
+    city: Path, start_worker: StartWorker, shared_redis: str, stream: str
+) -> None:
+    outbox = ready(Outbox())
+    live_a, live_b = Live(), Live()
+    a = await start_worker(shared_redis, "worker-a", outbox, live_a)
+    b = await start_worker(shared_redis, "worker-b", outbox, live_b)
+    *persons, last = living(city, 4)
+    [estate] = unseized(city, 1)
+
+    for person in persons:
+        await die(city, person)
+    await seize(city, estate)
+    await until(lambda: len(live_a.received) == len(live_b.received) == 4, "four changes broadcast by both")
+    # Anything delivered twice would come before a change made after them all.
+    await die(city, last)
+    await until(
+        lambda: last in live_a.keys("public_security") and last in live_b.keys("public_security"),
+        "the last death broadcast by both",
+    )
+    await until(lambda: last in outbox.keys("public_security"), "the last death enqueued")
+
+    for live in (live_a, live_b):
+        assert live.keys("public_security") == [*persons, last]
+        assert live.keys("natural_resources") == [estate]
+    assert outbox.keys("public_security") == [*persons, last]
+    assert outbox.keys("natural_resources") == [estate]
+    assert a.leading | b.leading == set(DEPARTMENTS) and not a.leading & b.leading
+    assert a.enqueuing != b.enqueuing
+    published = await entries(shared_redis, stream)
+    assert [
+        fields[b"key"].decode() for _, fields in published if fields[b"department"] == b"public_security"
+    ] == [
+        *persons,
+        last,
+    ]
+    assert all(set(fields) == FIELDS for _, fields in published)
+    assert a.head("public_security") == b.head("public_security") == outbox.cursors["public_security"]
+
+
+async def test_when_the_leader_dies_the_other_worker_takes_over_with_nothing_lost_or_doubled(
+    city: Path, start_worker: StartWorker, shared_redis: str, stream: str
+) -> None:
+    first, second, third = living(city, 3)
+    outbox = ready(Outbox())
+    live_a, live_b = Live(), Live()
+    stalled = asyncio.Event()
+
+    async def enqueue_then_die(change: Change) -> None:
+        if change.key == second:
+            stalled.set()
+            await asyncio.Future()  # the process dies before this change is enqueued
+        await outbox.enqueue(change)
+
+    a = await start_worker(shared_redis, "worker-a", outbox, live_a, enqueue_then_die)
+    await until(lambda: a.leading == set(DEPARTMENTS) and a.enqueuing, "the first worker leading")
+    b = await start_worker(shared_redis, "worker-b", outbox, live_b)
+
+    await die(city, first)
+    await until(lambda: outbox.keys("public_security") == [first], "the first death enqueued")
+    await die(city, second)
+    await until(stalled.is_set, "the leader enqueuing the second death")
+    await until(lambda: second in live_b.keys("public_security"), "the second death broadcast")
+    await a.aclose(release=False)
+    await die(city, third)
+    await until(lambda: third in live_b.keys("public_security"), "the third death broadcast by the survivor")
+    await until(lambda: third in outbox.keys("public_security"), "the third death enqueued")
+
+    assert outbox.keys("public_security") == [first, second, third]
+    assert live_b.keys("public_security") == [first, second, third]
+    assert live_a.keys("public_security") == [first, second]
+    await until(lambda: b.leading == set(DEPARTMENTS), "the survivor leading every department")
+    assert b.enqueuing
+    published = await entries(shared_redis, stream)
+    assert [fields[b"key"].decode() for _, fields in published] == [first, second, third]
+
+
+async def test_redis_killed_and_restarted_the_buses_resume_with_nothing_lost(
+    city: Path, own_redis: RedisServer, start_worker: StartWorker, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "govgraph.events.streams")
+    first, second, third, fourth = living(city, 4)
+    outbox = ready(Outbox())
+    live_a, live_b = Live(), Live()
+    a = await start_worker(own_redis.url, "worker-a", outbox, live_a)
+    b = await start_worker(own_redis.url, "worker-b", outbox, live_b)
+    both = (live_a, live_b)
+
+    await die(city, first)
+    await until(lambda: outbox.keys("public_security") == [first], "the first death enqueued")
+    # The outbox is down too: Redis will lose the second death before it is enqueued.
+    outbox.refuse = lambda change: True
+    await die(city, second)
+    await until(lambda: all(second in live.keys("public_security") for live in both), "second broadcast")
+    await until(lambda: outbox.refused != [], "the second death refused by the outbox")
+
+    own_redis.kill()
+    await until(lambda: not a.enqueuing and not b.enqueuing, "both workers to stop enqueuing")
+    await die(city, third)
+    own_redis.start()
+    outbox.refuse = lambda change: False
+    await until(lambda: all(third in live.keys("public_security") for live in both), "third broadcast")
+    await die(city, fourth)
+    await until(lambda: all(fourth in live.keys("public_security") for live in both), "fourth broadcast")
+    await until(lambda: fourth in outbox.keys("public_security"), "the fourth death enqueued")
+
+    assert outbox.keys("public_security") == [first, second, third, fourth]
+    for live in both:
+        assert live.keys("public_security") == [first, second, third, fourth]
+    for worker in ("worker-a", "worker-b"):
+        mine = [r.getMessage() for r in caplog.records if r.getMessage().startswith(f"change bus {worker}:")]
+        assert sum("Redis unavailable" in message for message in mine) == 1, mine
+        assert sum("Redis answers again" in message for message in mine) == 1, mine
+    assert str(own_redis.port) not in caplog.text
