@@ -2,7 +2,7 @@
 
 ``python -m bench [module ...]`` runs only the named modules (``lists``,
 ``departments``, ``auth_overhead``, ``cache``, ``throughput``,
-``audit_commit``, ``limits``).
+``audit_commit``, ``limits``, ``events``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 from bench.city import open_city
 from bench.results import Result, table, write
 
-MODULES = ("lists", "departments", "auth_overhead", "cache", "throughput", "audit_commit", "limits")
+MODULES = ("lists", "departments", "auth_overhead", "cache", "throughput", "audit_commit", "limits", "events")
 
 
 async def main(selected: list[str]) -> int:
@@ -36,7 +36,7 @@ async def main(selected: list[str]) -> int:
         await city.close()
     print()
     print(table(results, city.backend))
-    write(results, city.backend)
+    write(results, city.backend, merge=bool(selected))
     print("\nwritten to bench/results/latest.json")
     return 0
 

@@ -64,13 +64,19 @@ def table(results: Sequence[Result], backend: str) -> str:
     return "\n".join(lines + (["", *notes] if notes else []))
 
 
-def write(results: Sequence[Result], backend: str, path: Path = RESULTS) -> None:
+def write(results: Sequence[Result], backend: str, path: Path = RESULTS, *, merge: bool = False) -> None:
+    """``merge``: a run of some modules only replaces their scenarios and keeps the others' last figures."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [{**asdict(item), "met": item.met} for item in results]
+    if merge and path.exists():
+        measured = {row["scenario"] for row in rows}
+        kept = [row for row in json.loads(path.read_text())["results"] if row["scenario"] not in measured]
+        rows = kept + rows
     document = {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "backend": backend,
         "machine": {"arch": platform.machine(), "cores": _cores(), "python": platform.python_version()},
-        "results": [{**asdict(item), "met": item.met} for item in results],
+        "results": rows,
     }
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
