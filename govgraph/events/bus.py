@@ -190,11 +190,11 @@ async def _read(feeds: Feeds, department: str, after: int) -> AsyncIterator[Chan
 
 
 async def _close(feed: ChangeFeed, iterator: Any) -> None:
-    try:
-        await iterator.aclose()
-        await feed.aclose()
-    except Exception as error:  # a dead connection may fail to close: it is dropped all the same
-        logger.debug("change feed of %s not closed cleanly: %s", feed.department, describe(error))
+    for close in (iterator.aclose, feed.aclose):
+        try:
+            await close()
+        except Exception as error:  # a dead connection may fail to close: it is dropped all the same
+            logger.debug("change feed of %s not closed cleanly: %s", feed.department, describe(error))
 
 
 class LocalChangeBus:

@@ -35,7 +35,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import random
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
@@ -115,16 +117,17 @@ def entry_fields(change: Change) -> dict[str, str | int]:
 def entry_change(fields: dict[bytes, bytes] | None) -> Change | None:
     """The change an entry holds, or ``None`` when it is not one of ours."""
     try:
-        columns = json.loads(fields[b"columns"])  # type: ignore[index]
+        text = {name.decode(): value.decode() for name, value in (fields or {}).items()}
+        columns = json.loads(text["columns"])
         return Change(
-            int(fields[b"id"]),  # type: ignore[index]
-            fields[b"department"].decode(),  # type: ignore[index]
-            fields[b"entity"].decode(),  # type: ignore[index]
-            fields[b"key"].decode(),  # type: ignore[index]
+            int(text["id"]),
+            text["department"],
+            text["entity"],
+            text["key"],
             tuple(str(column) for column in columns),
-            fields[b"at"].decode(),  # type: ignore[index]
+            text["at"],
         )
-    except (TypeError, KeyError, ValueError, AttributeError):
+    except (KeyError, ValueError, TypeError, AttributeError):
         return None
 
 
@@ -157,29 +160,41 @@ class Lease:
 
 
 class Outage:
-    """Logs a Redis outage once, when it begins, and once when it ends."""
+    """Logs a Redis outage once, when it begins, and once when it ends.
 
-    def __init__(self, consumer: str) -> None:
+    A command under way when Redis came back may still fail after another has succeeded: a failure within
+    ``grace`` seconds of the end of an outage is logged only if the trouble lasts past that."""
+
+    def __init__(self, consumer: str, grace: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.consumer = consumer
+        self.grace = grace
+        self.clock = clock
         self.down = False
+        self.announced = False
+        self._ended = -math.inf
 
     def began(self, error: BaseException) -> bool:
         """Whether this failure begins an outage."""
         logger.debug("change bus %s: a Redis call failed: %s", self.consumer, type(error).__name__)
-        if self.down:
-            return False
-        logger.error(
-            "change bus %s: Redis unavailable (%s); retrying until it answers",
-            self.consumer,
-            type(error).__name__,
-        )
+        new = not self.down
         self.down = True
-        return True
+        if not self.announced and self.clock() - self._ended >= self.grace:
+            self.announced = True
+            logger.error(
+                "change bus %s: Redis unavailable (%s); retrying until it answers",
+                self.consumer,
+                type(error).__name__,
+            )
+        return new
 
     def over(self) -> None:
-        if self.down:
+        if not self.down:
+            return
+        self.down = False
+        self._ended = self.clock()
+        if self.announced:
+            self.announced = False
             logger.warning("change bus %s: Redis answers again", self.consumer)
-            self.down = False
 
 
 class RedisChangeBus:
@@ -223,7 +238,9 @@ class RedisChangeBus:
         self.read_timeout = read_timeout
         self.handler_timeout = handler_timeout
         self.block_ms = max(1, round(timeout * 500))
-        """A blocking read waits half the command timeout, so its answer always comes within it."""
+        """A blocking read asks Redis to wait half the command timeout."""
+        self._read_bound = self.block_ms / 1000 + timeout
+        """redis-py puts no socket timeout on a blocking read: this bounds it (a Redis that hangs)."""
         size = pool_size or 2 * len(self.departments) + 4
         self._redis: Redis = redis_client(redis_url, pool_size=size, timeout=timeout)
         self._publish = self._redis.register_script(PUBLISH)
@@ -231,7 +248,7 @@ class RedisChangeBus:
         self._heads: dict[str, int] = {}
         self._joined: bytes | None = None
         """The stream's last entry when this process joined: it broadcasts what comes after."""
-        self._outage = Outage(consumer)
+        self._outage = Outage(consumer, grace=self._read_bound)
         self._tasks: list[asyncio.Task[None]] = []
         self._held: set[Lease] = set()
         self._closing = False
@@ -414,9 +431,10 @@ class RedisChangeBus:
                 break
         while not self._closing:
             try:
-                response = await self._redis.xreadgroup(
-                    self.group, self.consumer, {self.stream: ">"}, count=BATCH, block=self.block_ms
-                )
+                async with asyncio.timeout(self._read_bound):
+                    response = await self._redis.xreadgroup(
+                        self.group, self.consumer, {self.stream: ">"}, count=BATCH, block=self.block_ms
+                    )
             except ResponseError as error:
                 if "NOGROUP" not in str(error):
                     raise
@@ -444,9 +462,10 @@ class RedisChangeBus:
                 if self._joined is None:
                     newest = await self._redis.xrevrange(self.stream, count=1)
                     self._joined = newest[0][0] if newest else b"0-0"
-                response = await self._redis.xread(
-                    {self.stream: self._joined}, count=BATCH, block=self.block_ms
-                )
+                async with asyncio.timeout(self._read_bound):
+                    response = await self._redis.xread(
+                        {self.stream: self._joined}, count=BATCH, block=self.block_ms
+                    )
                 self._outage.over()
                 failures = 0
                 for _stream, entries in response or ():

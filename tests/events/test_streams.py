@@ -18,11 +18,11 @@ import redis.asyncio as redis
 from govgraph.catalog.loader import load_catalog
 from govgraph.events.bus import CatalogFeeds, Handler
 from govgraph.events.change import Change
-from govgraph.events.streams import RedisChangeBus
+from govgraph.events.streams import Outage, RedisChangeBus, entry_change, entry_fields
 from govgraph.settings import DEMO_CATALOG
 from tests.conftest import IN_CI, reachable, require_service
 from tests.events.test_bus import DEPARTMENTS, FAST, Live, Outbox, die, living, seize, unseized, until
-from tests.faults import RedisServer
+from tests.faults import RedisServer, tcp_proxy
 
 SHARED_REDIS = "redis://127.0.0.1:6379/14"
 LEASE = 1.5
@@ -91,35 +91,7 @@ async def start_worker(city: Path, stream: str) -> AsyncIterator[StartWorker]:
 
     yield start
     for bus, sources in started:
-        closing = asyncio.ensure_future(bus.aclose())
-        done, _ = await asyncio.wait({closing}, timeout=15)
-        if not done:
-            import sys
-
-            with open("/tmp/stacks.txt", "w") as out:
-                for t in asyncio.all_tasks():
-                    print("TASK", t.get_name(), t, file=out)
-                    coro = t.get_coro()
-                    while coro is not None:
-                        frame = (
-                            getattr(coro, "cr_frame", None)
-                            or getattr(coro, "ag_frame", None)
-                            or getattr(coro, "gi_frame", None)
-                        )
-                        if frame is not None:
-                            print(
-                                "   ",
-                                frame.f_code.co_filename,
-                                frame.f_lineno,
-                                frame.f_code.co_name,
-                                file=out,
-                            )
-                        coro = (
-                            getattr(coro, "cr_await", None)
-                            or getattr(coro, "ag_await", None)
-                            or getattr(coro, "gi_yieldfrom", None)
-                        )
-            sys.exit("hung")
+        await bus.aclose()
         await sources.aclose()
     if reachable("127.0.0.1", 6379):
         client = redis.Redis.from_url(SHARED_REDIS)
@@ -259,3 +231,71 @@ async def test_redis_killed_and_restarted_the_buses_resume_with_nothing_lost(
         assert sum("Redis unavailable" in message for message in mine) == 1, mine
         assert sum("Redis answers again" in message for message in mine) == 1, mine
     assert str(own_redis.port) not in caplog.text
+
+
+async def test_a_hung_redis_costs_a_bounded_wait_then_the_buses_resume(
+    city: Path, own_redis: RedisServer, start_worker: StartWorker, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "govgraph.events.streams")
+    first, second, third = living(city, 3)
+    outbox = ready(Outbox())
+    live = Live()
+    with tcp_proxy("127.0.0.1", own_redis.port) as proxy:
+        bus = await start_worker(proxy.url("redis", "/0"), "worker-a", outbox, live)
+        await die(city, first)
+        await until(lambda: outbox.keys("public_security") == [first], "the first death enqueued")
+
+        proxy.pause()  # connections stay open, and no byte moves: every blocking read must give up by itself
+        await die(city, second)
+        await until(lambda: "Redis unavailable (TimeoutError)" in caplog.text, "the hang noticed")
+        proxy.resume()
+        await until(lambda: "Redis answers again" in caplog.text, "Redis answering again")
+        await die(city, third)
+        await until(lambda: third in outbox.keys("public_security"), "the third death enqueued")
+        await until(lambda: third in live.keys("public_security"), "the third death broadcast")
+        await bus.aclose()
+
+    assert outbox.keys("public_security") == [first, second, third]
+    assert live.keys("public_security") == [first, second, third]
+    messages = [record.getMessage() for record in caplog.records]
+    assert sum("Redis unavailable" in message for message in messages) == 1, messages
+    assert sum("Redis answers again" in message for message in messages) == 1, messages
+
+
+def test_an_entry_holds_a_change_and_nothing_else_passes_for_one() -> None:
+    change = Change(
+        7, "public_security", "Person", "110101199003071233", ("deceased", "date_of_death"), "now"
+    )
+    fields = {name.encode(): str(value).encode() for name, value in entry_fields(change).items()}
+
+    assert set(fields) == FIELDS
+    assert entry_change(fields) == change
+    assert entry_change({**fields, b"id": b"seven"}) is None
+    assert entry_change({b"department": b"public_security"}) is None
+    assert entry_change(None) is None
+
+
+def test_an_outage_is_logged_once_though_a_late_failure_follows_its_end(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, "govgraph.events.streams")
+    now = 0.0
+    outage = Outage("worker-a", grace=3.0, clock=lambda: now)
+
+    assert outage.began(ConnectionError()) and not outage.began(ConnectionError())
+    outage.over()
+    now = 1.0  # a command under way when Redis came back, failing late: the same outage
+    assert outage.began(TimeoutError())
+    outage.over()
+    now = 2.0
+    outage.began(TimeoutError())
+    now = 5.5  # still failing past the grace: a new outage after all
+    outage.began(TimeoutError())
+    outage.over()
+
+    assert [record.getMessage() for record in caplog.records] == [
+        "change bus worker-a: Redis unavailable (ConnectionError); retrying until it answers",
+        "change bus worker-a: Redis answers again",
+        "change bus worker-a: Redis unavailable (TimeoutError); retrying until it answers",
+        "change bus worker-a: Redis answers again",
+    ]

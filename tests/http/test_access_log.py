@@ -4,6 +4,7 @@ it ended; across the whole authorization matrix, no golden value, personal key o
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -42,11 +43,19 @@ def json_lines(server: Server) -> list[dict[str, Any]]:
 
 
 def access_lines(server: Server, request_ids: set[str]) -> dict[str, dict[str, Any]]:
-    return {
-        line["request_id"]: line
-        for line in json_lines(server)
-        if line["logger"] == "govgraph.access" and line.get("request_id") in request_ids
-    }
+    """The access lines of these requests; a line is written as its response ends, so it may follow the
+    answer by a moment: read again, a bounded number of times, until every one is there."""
+    found: dict[str, dict[str, Any]] = {}
+    for _ in range(100):
+        found = {
+            line["request_id"]: line
+            for line in json_lines(server)
+            if line["logger"] == "govgraph.access" and line.get("request_id") in request_ids
+        }
+        if len(found) == len(request_ids):
+            break
+        time.sleep(0.1)
+    return found
 
 
 def test_the_authorization_matrix_leaves_no_value_key_or_token_in_the_logs(server: Server) -> None:
