@@ -19,7 +19,7 @@ import fcntl
 import logging
 import os
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,7 +152,7 @@ class AuditStore:
             options["connect_args"] = {"timeout": self.connect_timeout}
         self._engine = create_async_engine(self._url, **options)
         if not self._postgres:
-            sa.event.listen(self._engine.sync_engine, "connect", _sqlite_write_ahead_log)
+            sa.event.listen(self._engine.sync_engine, "connect", write_ahead_log("audit store"))
         try:
             await self._migrate()
         except (SQLAlchemyError, OSError) as error:
@@ -628,16 +628,21 @@ def _cannot_create(name: str, reason: str) -> str:
     )
 
 
-def _sqlite_write_ahead_log(connection: Any, _: Any) -> None:
-    """WAL: one fsync per commit, readers never block the writer; synchronous=FULL keeps every commit durable."""
-    cursor = connection.cursor()
-    try:
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-    except Exception as error:  # the driver's own error class; a read-only store lands here
-        logger.warning("audit store stays in its journal mode: %s", describe(error))
-    finally:
-        cursor.close()
+def write_ahead_log(store: str) -> Callable[[Any, Any], None]:
+    """A connect listener for a SQLite store: WAL, one fsync per commit, readers never block the writer;
+    synchronous=FULL keeps every commit durable. ``store`` names it in the warning of a read-only file."""
+
+    def on_connect(connection: Any, _: Any) -> None:
+        cursor = connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+        except Exception as error:  # the driver's own error class; a read-only store lands here
+            logger.warning("%s stays in its journal mode: %s", store, describe(error))
+        finally:
+            cursor.close()
+
+    return on_connect
 
 
 def _record_row(

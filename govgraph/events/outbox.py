@@ -36,6 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from govgraph.audit.store import write_ahead_log
 from govgraph.diagnostics import describe
 from govgraph.errors import AuditStoreError
 from govgraph.events.registration import PendingDelivery, Registration, State
@@ -173,7 +174,7 @@ class Outbox:
             )
         self._engine = create_async_engine(self._url, **options)
         if not self._postgres:
-            sa.event.listen(self._engine.sync_engine, "connect", _sqlite_write_ahead_log)
+            sa.event.listen(self._engine.sync_engine, "connect", write_ahead_log("outbox"))
         try:
             await self._migrate()
         except AuditStoreError as error:
@@ -592,15 +593,3 @@ def _pending(row: Mapping[str, Any]) -> PendingDelivery:
         changed_at=row["changed_at"],
         attempts=int(row["attempts"]),
     )
-
-
-def _sqlite_write_ahead_log(connection: Any, _: Any) -> None:
-    """As the audit store does: WAL so readers never block the writer, every commit synchronous."""
-    cursor = connection.cursor()
-    try:
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-    except Exception as error:  # the driver's own error class; a read-only store lands here
-        logger.warning("outbox stays in its journal mode: %s", describe(error))
-    finally:
-        cursor.close()
