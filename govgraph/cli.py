@@ -97,7 +97,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     api.set_defaults(run=_demo_api)
     receiver = demo.add_parser(
-        "receiver", help="a webhook receiver that verifies and prints each delivery once (docs/subscriptions.md)"
+        "receiver",
+        help="a webhook receiver that verifies and prints each delivery once (docs/subscriptions.md)",
     )
     receiver.add_argument("--host", default="127.0.0.1")
     receiver.add_argument("--port", type=int, default=9000)
@@ -182,6 +183,19 @@ def _parser() -> argparse.ArgumentParser:
     events_sql.add_argument("--dialect", choices=("postgresql", "sqlite"), default="postgresql")
     events_sql.add_argument("--schema", default=None, help="PostgreSQL schema (default: the department's id)")
     events_sql.set_defaults(run=_events_sql)
+    send = events.add_parser(
+        "send",
+        help="report a change of a department behind a service to govgraph, signed (docs/changes.md)",
+    )
+    send.add_argument("--department", required=True)
+    send.add_argument("--entity", required=True, help="e.g. Person")
+    send.add_argument("--key", required=True, help="the record's key")
+    send.add_argument("--columns", required=True, help="the catalog columns that changed, comma-separated")
+    send.add_argument("--at", default=None, help="when, ISO 8601 (default: now)")
+    send.add_argument("--catalog", type=Path, default=None, help="catalog directory (default: the demo's)")
+    send.add_argument("--url", default="http://127.0.0.1:8000", help="govgraph's address")
+    send.add_argument("--id", dest="message_id", default=None, help="webhook-id (default: a new one)")
+    send.set_defaults(run=_events_send)
 
     subscriptions = commands.add_parser(
         "subscriptions", help="webhook subscriptions and their deliveries"
@@ -338,6 +352,59 @@ def _events_sql(arguments: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     for statement in statements:
         print(f"{statement};\n")
+    return 0
+
+
+def _events_send(arguments: argparse.Namespace) -> int:
+    import httpx
+
+    from govgraph.catalog.loader import load_catalog
+    from govgraph.catalog.specs import SqlSourceSpec
+    from govgraph.events.report import report_changes
+    from govgraph.settings import DEMO_CATALOG
+
+    catalog = load_catalog(arguments.catalog or DEMO_CATALOG)
+    department = catalog.departments.get(arguments.department)
+    if department is None:
+        known = ", ".join(sorted(catalog.departments))
+        raise UsageError(f"unknown department {arguments.department!r}; one of {known}")
+    source = department.source
+    if isinstance(source, SqlSourceSpec) or source.changes is None:
+        raise UsageError(
+            f"department {department.id} has no source.changes block: "
+            + (
+                "its triggers record its changes"
+                if isinstance(source, SqlSourceSpec)
+                else "it reports no changes"
+            )
+        )
+    secret = os.environ.get(source.changes.secret_env, "")
+    if not secret:
+        raise UsageError(f"set {source.changes.secret_env} to the secret govgraph holds for {department.id}")
+    change: dict[str, Any] = {
+        "entity": arguments.entity,
+        "key": arguments.key,
+        "columns": [column.strip() for column in arguments.columns.split(",") if column.strip()],
+    }
+    if arguments.at:
+        change["at"] = arguments.at
+    try:
+        status, answer = asyncio.run(
+            report_changes(arguments.url, department.id, secret, [change], message_id=arguments.message_id)
+        )
+    except httpx.HTTPError as error:
+        print(f"govgraph at {arguments.url} cannot be reached: {type(error).__name__}", file=sys.stderr)
+        return 1
+    except ValueError as error:  # a secret that is not whsec_ and base64
+        raise UsageError(f"{source.changes.secret_env}: {error}") from None
+    if status != 200:
+        for problem in answer.get("errors", []):
+            print(f"govgraph refused the change ({status}): {problem.get('message')}", file=sys.stderr)
+        return 1
+    duplicate = " (already taken: a duplicate webhook-id)" if answer.get("duplicate") else ""
+    print(
+        f"{department.id}: {answer.get('recorded', 0)} of {answer.get('received', 0)} change(s) recorded{duplicate}"
+    )
     return 0
 
 

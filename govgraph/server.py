@@ -50,6 +50,7 @@ from govgraph.events.runtime import parser, start_events
 from govgraph.http import collector
 from govgraph.http.access_log import AccessLogMiddleware
 from govgraph.http.admission import AdmissionMiddleware
+from govgraph.http.changes import change_receivers, changes_endpoint
 from govgraph.http.forwarded import ClientAddressMiddleware
 from govgraph.http.guard import PREFLIGHT_HEADERS, GraphQLHTTPGuard
 from govgraph.http.ide import ASSET_PATH, STATIC
@@ -172,6 +173,11 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
             collector.settle()
         app.state.source_reports = {}
         source_check = check_at_startup(catalog, sources, settings, app.state.source_reports)
+        app.state.change_receivers = (
+            change_receivers(catalog, os.environ if environ is None else environ)
+            if settings.subscriptions
+            else {}
+        )
         events = await start_events(app, settings, catalog)
         app.state.events = events
         app.state.hub = events.hub if events else None
@@ -214,6 +220,7 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
             Route("/graphql/stream", graphql_stream, methods=["GET", "POST"]),
             Route("/subscriptions", subscriptions_endpoint, methods=["GET", "POST"]),
             Route("/subscriptions/{identifier}", subscriptions_endpoint, methods=["DELETE"]),
+            Route("/changes/{department}", changes_endpoint, methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/catalog", catalog_page, methods=["GET", "POST"]),
@@ -256,6 +263,7 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
         departments=consumer_departments(catalog, policy),
     )
     app.state.hub = None
+    app.state.change_receivers = {}
     app.state.outbox = None
     return app
 

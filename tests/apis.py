@@ -19,6 +19,8 @@ from tests.auth_helpers import bearer
 from tests.servers import free_port
 
 STARTUP_POLLS = 400
+CHANGES_SECRET = "whsec_dGVzdHMtb25seS1jaGFuZ2VzLXNlY3JldC0wMTIzNDU2Nzg5"
+"""The taxation API's changes secret (``GOVGRAPH_TAXATION_CHANGES_SECRET``): for tests only."""
 
 # Queries over the demo's taxation department, for whichever source serves it: each must answer as over its
 # database (values, masks, bands, yes/no answers, denials).

@@ -286,6 +286,17 @@ def _check_service(
                 )
     for entity in entities.values():
         for catalog_field in entity.fields.values():
+            if (
+                catalog_field.department == department.id
+                and catalog_field.subscribable
+                and not source.changes
+            ):
+                raise CatalogError(
+                    department.file,
+                    f"entities.{entity.name}.fields.{catalog_field.name}.subscribable",
+                    f"{catalog_field.coordinate} comes from a service ({source.kind}), which has no change "
+                    "table: add source.changes, the webhook the department calls when a record changes",
+                )
             lookup = catalog_field.lookup
             if catalog_field.department != department.id or lookup is None:
                 continue

@@ -91,6 +91,16 @@ class HttpAuthSpec(Spec):
     """The environment variable holding the secret: the catalog never holds it."""
 
 
+class ChangeWebhookSpec(Spec):
+    """How a department behind a service tells govgraph its records changed: it POSTs to
+    ``/changes/{department}``, signed Standard Webhooks style with a secret both sides hold."""
+
+    secret_env: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+    """The environment variable holding the shared secret (``whsec_`` and base64): the catalog never holds it."""
+    tolerance: PositiveInt = Field(default=300, le=3600)
+    """Seconds a call's ``webhook-timestamp`` may be from govgraph's clock: older calls are replays."""
+
+
 class ServiceSourceSpec(Spec):
     """What every department behind a service (an API, a GraphQL endpoint) shares."""
 
@@ -103,6 +113,8 @@ class ServiceSourceSpec(Spec):
     max_keys_per_request: PositiveInt = 100
     max_response_bytes: PositiveInt = 8 * 1024 * 1024
     auth: HttpAuthSpec | None = None
+    changes: ChangeWebhookSpec | None = None
+    """Set when the department reports its changes: then its fields can be subscribable."""
 
 
 class HttpSourceSpec(ServiceSourceSpec):

@@ -144,7 +144,9 @@ class Hub:
                     batch.append(subscriber.queue.get_nowait())
                 changes = [change for change in batch if change is not None]
                 # Rendered together, so that their audit records share commits; sent in change order.
-                payloads = await asyncio.gather(*(self._render_live(subscriber, change) for change in changes))
+                payloads = await asyncio.gather(
+                    *(self._render_live(subscriber, change) for change in changes)
+                )
                 for payload in payloads:
                     if payload is not None:
                         yield payload

@@ -10,6 +10,8 @@ It lives in the audit store's database (``sqlite+aiosqlite:///...`` or
 - ``govgraph_event_cursors``: per department, the last change whose
   deliveries are committed, advanced in the transaction that enqueues them.
 
+``inbox.py`` keeps two more tables in this ``metadata``, made with these.
+
 A process sending deliveries first leases them (``claim``). A registration's
 deliveries are leased oldest first and only as an unbroken run: while an
 older one waits for its retry, or is out with another process, nothing newer
@@ -232,6 +234,20 @@ class Outbox:
     def _insert(self, table: sa.Table) -> Any:
         return (postgresql if self._postgres else sqlite).insert(table)
 
+    # For the other tables kept beside the outbox (``inbox.py``)
+
+    @property
+    def postgres(self) -> bool:
+        return self._postgres
+
+    def insert(self, table: sa.Table) -> Any:
+        """An INSERT of the store's dialect, with ``on_conflict_do_nothing``."""
+        return self._insert(table)
+
+    def connection(self, *, write: bool) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+        """As the outbox's own statements get it: failures are ``AuditStoreError``, tables made first."""
+        return self._connection(write=write)
+
     # Registrations
 
     async def register(self, registration: Registration) -> None:
@@ -291,7 +307,9 @@ class Outbox:
         so that a change made while govgraph is down is still read when it starts again."""
         start = self._insert(event_cursors).values(department=department, after=after)
         async with self._connection(write=True) as connection:
-            await connection.execute(start.on_conflict_do_nothing(index_elements=[event_cursors.c.department]))
+            await connection.execute(
+                start.on_conflict_do_nothing(index_elements=[event_cursors.c.department])
+            )
         return await self.cursor(department) or 0
 
     async def enqueue(

@@ -27,6 +27,7 @@ from govgraph.events.change import Change
 from govgraph.events.delivery import DeliveryDeferred, render_event
 from govgraph.events.dispatcher import Dispatcher, RetryLater
 from govgraph.events.hub import Hub
+from govgraph.events.inbox import Inbox
 from govgraph.events.outbox import Outbox
 from govgraph.events.registration import PendingDelivery, Registration
 from govgraph.events.streams import RedisChangeBus
@@ -73,13 +74,30 @@ def parser(app: Any) -> Any:
 
 
 def watched_departments(catalog: Catalog) -> list[str]:
-    return sorted(
-        {
-            catalog_field.department
-            for catalog_field in catalog.subscribable()
-            if isinstance(catalog.departments[catalog_field.department].source, SqlSourceSpec)
-        }
-    )
+    """Departments with a subscribable field: SQL ones with a change table, the others reporting to the inbox
+    (the catalog refuses a subscribable field of a service that does not)."""
+    return sorted({catalog_field.department for catalog_field in catalog.subscribable()})
+
+
+class DepartmentFeeds:
+    """``feeds`` and ``latest`` for the bus: a SQL department's change table, or the inbox for a department
+    behind a service."""
+
+    def __init__(self, catalog: Catalog, departments: list[str], inbox: Inbox, poll_interval: float) -> None:
+        self.sql = [d for d in departments if isinstance(catalog.departments[d].source, SqlSourceSpec)]
+        self.inbox = inbox
+        self.poll_interval = poll_interval
+        self._feeds, self._latest, self.aclose = catalog_feeds(catalog, self.sql, poll_interval=poll_interval)
+
+    def feed(self, department: str, after: int) -> Any:
+        if department in self.sql:
+            return self._feeds(department, after)
+        return self.inbox.feed(department, after, self.poll_interval)
+
+    async def latest(self, department: str) -> int:
+        if department in self.sql:
+            return await self._latest(department)
+        return await self.inbox.latest(department)
 
 
 async def start_events(app: Any, settings: Settings, catalog: Catalog) -> Events | None:
@@ -110,9 +128,9 @@ async def start_events(app: Any, settings: Settings, catalog: Catalog) -> Events
         timeout=settings.webhook_timeout,
     )
     hub.on_enqueued = dispatcher.wake
-    feeds, latest, close_feeds = catalog_feeds(
-        catalog, departments, poll_interval=settings.events_poll_interval
-    )
+    inbox = Inbox(outbox)
+    sources = DepartmentFeeds(catalog, departments, inbox, settings.events_poll_interval)
+    feeds, latest, close_feeds = sources.feed, sources.latest, sources.aclose
     if settings.events_url:
         bus: Any = RedisChangeBus(
             settings.events_url, feeds, departments, outbox.cursor, latest, consumer=holder
@@ -126,6 +144,7 @@ async def start_events(app: Any, settings: Settings, catalog: Catalog) -> Events
         await _fix_cursors(outbox, departments, latest)
         await hub.start(bus)
         app.state.outbox = outbox  # registrations are taken from here on: no change can fall before them
+        app.state.inbox = inbox  # and departments' reported changes
 
     # In the background: a store or department that does not answer must not hold up serving queries.
     starting = asyncio.create_task(begin(), name="govgraph-subscriptions-start")

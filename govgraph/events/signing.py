@@ -43,6 +43,11 @@ def _key(secret: str) -> bytes:
     return key
 
 
+def check_secret(secret: str) -> None:
+    """Raise ``ValueError`` unless ``secret`` is ``whsec_`` and the base64 of some bytes."""
+    _key(secret)
+
+
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     """``v1,<base64 HMAC-SHA256>`` of ``f"{msg_id}.{timestamp}."`` followed by ``body``."""
     signed = f"{msg_id}.{timestamp}.".encode() + body

@@ -4,9 +4,17 @@ One AFTER UPDATE trigger a watched table. It fires only when a subscribable
 column is distinct from its old value, and records which of the table's
 catalog columns changed (a death changes ``deceased`` and ``date_of_death``
 together), as a JSON list of names: never a value.
+
+On PostgreSQL the trigger first takes a transaction-level advisory lock of
+the department's own, so the transactions that record changes commit one
+after the other, in the order of their ids: a reader taking "the changes
+after id N" can never pass an id that commits later. Only transactions that
+change a watched column wait, and only for each other.
 """
 
 from __future__ import annotations
+
+import zlib
 
 from govgraph.catalog.model import Catalog
 from govgraph.events.identifiers import literal, quoted
@@ -29,6 +37,12 @@ def change_sql(catalog: Catalog, department: str, dialect: Dialect, schema: str 
         else:
             statements.extend(_postgres_trigger(watched, department, schema))  # type: ignore[arg-type]
     return statements
+
+
+def order_lock_key(schema: str) -> int:
+    """The advisory lock that orders one schema's change-recording transactions: govgraph's namespace in the
+    high bits, the schema's CRC-32 in the low ones."""
+    return (0x60F6 << 32) | zlib.crc32(f"{CHANGES_TABLE}.{schema}".encode())
 
 
 def _trigger_name(watched: WatchedTable) -> str:
@@ -70,6 +84,7 @@ def _postgres_trigger(watched: WatchedTable, department: str, schema: str) -> li
     return [
         f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
         "BEGIN\n"
+        f"  PERFORM pg_advisory_xact_lock({order_lock_key(schema)});\n"
         f"  INSERT INTO {quoted(schema)}.{quoted(CHANGES_TABLE)} "
         "(entity, entity_key, changed_columns, changed_at)\n"
         f"  VALUES ({literal(watched.entity)}, NEW.{quoted(watched.key_column)}::text,\n"

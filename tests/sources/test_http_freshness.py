@@ -15,7 +15,7 @@ from govgraph.demo.api import department_api
 from govgraph.demo.golden import ZHANG_WEI
 from govgraph.settings import DEMO_CATALOG
 from govgraph.sources.upstream import shared_max_age
-from tests.apis import catalog_with, serving
+from tests.apis import CHANGES_SECRET, catalog_with, serving
 from tests.auth_helpers import bearer
 from tests.conftest import AppFactory, graphql
 
@@ -76,6 +76,7 @@ def environ(url: str, demo_dir: Path) -> dict[str, str]:
         "GOVGRAPH_DEMO_DIR": str(demo_dir),
         "GOVGRAPH_TAXATION_API": url,
         "GOVGRAPH_TAXATION_API_TOKEN": TOKEN,
+        "GOVGRAPH_TAXATION_CHANGES_SECRET": CHANGES_SECRET,
     }
 
 

@@ -30,7 +30,7 @@ from govgraph.errors import CatalogError, ListingUnsupported
 from govgraph.settings import DEMO_CATALOG
 from govgraph.sources.breaker import BreakerSource, CircuitBreaker
 from govgraph.sources.http import HttpSource
-from tests.apis import CORPUS, TAX, Counted, catalog_with, serving
+from tests.apis import CHANGES_SECRET, CORPUS, TAX, Counted, catalog_with, serving
 from tests.conftest import AppFactory, graphql
 
 DEMO_TABLES = {
@@ -58,6 +58,7 @@ def through(url: str, demo_dir: Path, token: str = TOKEN) -> dict[str, str]:
         "GOVGRAPH_DEMO_DIR": str(demo_dir),
         "GOVGRAPH_TAXATION_API": url,
         "GOVGRAPH_TAXATION_API_TOKEN": token,
+        "GOVGRAPH_TAXATION_CHANGES_SECRET": CHANGES_SECRET,
     }
 
 
@@ -245,8 +246,10 @@ def test_an_api_department_file_that_does_not_say_where_things_are_is_refused_na
 
 
 def test_the_api_file_declares_the_same_fields_as_the_database_file() -> None:
+    """The same fields, answered alike; only the API reports its changes, so taxCompliant is subscribable."""
     api = yaml.safe_load(API_FILE.read_text(encoding="utf-8"))
     database = yaml.safe_load((DEMO_CATALOG / "departments" / "taxation.yaml").read_text(encoding="utf-8"))
+    assert api["entities"]["Person"]["fields"]["taxCompliant"].pop("subscribable") is True
     assert api["entities"] == database["entities"]
     assert api["frequency"] == database["frequency"]
 
@@ -365,6 +368,9 @@ def natural_resources_api_file(directory: Path) -> Path:
             },
         },
     }
+    for entity in document["entities"].values():  # this API reports no changes, so nothing is subscribable
+        for spec in entity["fields"].values():
+            spec.pop("subscribable", None)
     path = directory / "natural_resources.yaml"
     path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
     return path
