@@ -114,14 +114,16 @@ class TokenVerifier:
         purpose = claims.get("purpose")
         if purpose is not None and (not isinstance(purpose, str) or not _NAME.fullmatch(purpose)):
             raise Unauthenticated("claim purpose must be a purpose name")
+        expires = float(claims["exp"]) + self.leeway
         principal = Principal(
             subject=subject,
             department=department,
             roles=tuple(roles),
             purpose=purpose,
             authenticated=True,
+            expires_at=expires,
         )
-        return principal, float(claims["exp"]) + self.leeway
+        return principal, expires
 
     def _decode(self, token: str) -> dict[str, Any]:
         options = {"require": ["exp", "sub"], "verify_aud": self.audience is not None}

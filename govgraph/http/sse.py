@@ -7,12 +7,15 @@ query parameters, and ``Accept: text/event-stream``. Each event is
 ``event: next`` with the GraphQL response as ``data``; the stream ends
 with ``event: complete``. A subscription that cannot be made is answered
 at once, as JSON, with the reason (400, or 403 when it is forbidden).
-The principal is the request's own, as authentication left it.
+The principal is the request's own, as authentication left it; when its
+token expires, the stream sends one last ``next`` with an
+``UNAUTHENTICATED`` error and completes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -27,6 +30,7 @@ from govgraph.events.subscription import SubscriptionRefused
 EVENT_STREAM = "text/event-stream"
 KEEP_ALIVE = 12.0
 """Seconds between comments on a quiet stream, under the idle timeouts of common proxies."""
+EXPIRED = "the token has expired: subscribe again with a fresh one"
 
 
 async def graphql_stream(request: Request) -> Response:
@@ -51,23 +55,30 @@ async def graphql_stream(request: Request) -> Response:
     except GovgraphError as error:
         return _refuse(400, [{"message": error.message, "extensions": error.extensions()}])
     return StreamingResponse(
-        _events(hub, subscription),
+        _events(hub, subscription, principal.expires_at),
         media_type=EVENT_STREAM,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 
-async def _events(hub: Any, subscription: Any) -> AsyncIterator[bytes]:
+async def _events(hub: Any, subscription: Any, expires_at: float | None) -> AsyncIterator[bytes]:
     stream = hub.stream(subscription).__aiter__()
     yield b": subscribed\n\n"
     pending: asyncio.Task[Any] | None = None
     try:
         while True:
+            left = None if expires_at is None else expires_at - time.time()
+            if left is not None and left <= 0:
+                yield _event("next", {"errors": [_message(EXPIRED, "UNAUTHENTICATED")]})
+                break
             if pending is None:
                 pending = asyncio.ensure_future(stream.__anext__())
-            done, _ = await asyncio.wait({pending}, timeout=KEEP_ALIVE)
+            done, _ = await asyncio.wait(
+                {pending}, timeout=KEEP_ALIVE if left is None else min(KEEP_ALIVE, left)
+            )
             if not done:
-                yield b":\n\n"
+                if left is None or left > KEEP_ALIVE:
+                    yield b":\n\n"
                 continue
             task, pending = pending, None
             try:
@@ -83,6 +94,8 @@ async def _events(hub: Any, subscription: Any) -> AsyncIterator[bytes]:
     finally:
         if pending is not None:
             pending.cancel()
+            # The generator cannot be closed while the cancelled step still runs.
+            await asyncio.gather(pending, return_exceptions=True)
         await stream.aclose()
 
 

@@ -7,7 +7,9 @@ optionally ``"X-Purpose"``), or with the upgrade request's own headers; each
 client sends ``complete`` or leaves. Protocol faults close the socket with
 the protocol's codes: 4400 bad message, 4401 not yet acknowledged, 4403
 refused credentials, 4408 no ``connection_init`` in time, 4409 a duplicate
-id, 4429 a second ``connection_init``.
+id, 4429 a second ``connection_init``. When the token the connection was
+made with expires, the socket is closed with 4403 (``the token has
+expired``): a client reconnects with a fresh one.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 import orjson
@@ -30,6 +33,7 @@ PROTOCOL = "graphql-transport-ws"
 MAX_MESSAGE = 64 * 1024
 MAX_OPERATIONS = 32
 """Subscriptions one connection may hold at once."""
+EXPIRED = "Forbidden: the token has expired; reconnect with a fresh one"
 
 
 class ProtocolError(Exception):
@@ -79,7 +83,16 @@ class Connection:
             raise ProtocolError(4408, "Connection initialisation timeout") from None
         await self._handle(first)
         while True:
-            await self._handle(await self._receive())
+            await self._handle(await self._receive_before_expiry())
+
+    async def _receive_before_expiry(self) -> dict[str, Any]:
+        expires_at = self.principal.expires_at if self.principal is not None else None
+        if expires_at is None:
+            return await self._receive()
+        try:
+            return await asyncio.wait_for(self._receive(), max(0.0, expires_at - time.time()))
+        except TimeoutError:
+            raise ProtocolError(4403, EXPIRED) from None
 
     async def _receive(self) -> dict[str, Any]:
         text = await self.websocket.receive_text()
@@ -124,6 +137,8 @@ class Connection:
             self.principal = await self.state.authentication.principal_for(authorization, purpose)
         except (Unauthenticated, BadUserInput) as error:
             raise ProtocolError(4403, f"Forbidden: {error.message}") from None
+        if self.principal.expires_at is not None and self.principal.expires_at <= time.time():
+            raise ProtocolError(4403, EXPIRED)
         await self._send({"type": "connection_ack"})
 
     async def _subscribe(self, message: dict[str, Any]) -> None:
