@@ -6,7 +6,11 @@ Each server process opens, per PostgreSQL server:
   (departments in one database share one pool);
 - ``GOVGRAPH_AUDIT_POOL_SIZE`` connections if the audit store is on it;
 - one connection per department database for cache invalidation, with
-  ``GOVGRAPH_CACHE_LISTEN=true``.
+  ``GOVGRAPH_CACHE_LISTEN=true``;
+- with subscriptions on and subscribable fields in the catalog: the change
+  feeds' pool in each database of a watched department (two per watched
+  department, plus one), and the webhook outbox's pool on the audit store's
+  server.
 
 ``govgraph serve`` multiplies that by its workers, prints the total for each
 server, and refuses to start when it exceeds what the server admits
@@ -21,6 +25,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from govgraph.catalog.model import Catalog
+from govgraph.events.bus import feed_pool_size
+from govgraph.events.outbox import POOL_SIZE as OUTBOX_POOL_SIZE
 from govgraph.settings import Settings
 
 DEFAULT_PORT = 5432
@@ -56,6 +62,13 @@ def plan(catalog: Catalog, settings: Settings) -> dict[str, ServerBudget]:
         if settings.cache_listen:
             add(url, "cache invalidation", 1)
     add(settings.audit_url, "audit store", settings.audit_pool_size)
+    watched = {catalog_field.department for catalog_field in catalog.subscribable()}
+    if settings.subscriptions and watched:
+        for url, departments in databases.items():
+            feeding = [department for department in departments if department in watched]
+            if feeding:
+                add(url, f"change feeds {', '.join(sorted(feeding))}", feed_pool_size(len(feeding)))
+        add(settings.audit_url, "webhook outbox", OUTBOX_POOL_SIZE)
     return budgets
 
 

@@ -314,10 +314,15 @@ class CatalogFeeds:
         return engine
 
 
+def feed_pool_size(departments: int) -> int:
+    """Connections the change feeds of ``departments`` departments in one database hold, per process."""
+    return 2 * departments + 1
+
+
 def _create_engine(source: SqlSourceSpec, departments: int) -> AsyncEngine:
     """An engine with every wait bounded by the source's timeout. A PostgreSQL feed holds one connection to
     LISTEN and takes another to read; ``latest`` takes one now and then."""
-    size = 2 * departments + 1
+    size = feed_pool_size(departments)
     if source.url.startswith(("postgresql", "postgres:")):
         url = "postgresql+asyncpg://" + source.url.split("://", 1)[1]
         return create_async_engine(

@@ -151,9 +151,13 @@ def event_id(registration_id: str, department: str, change_id: int) -> str:
     return f"evt_{registration_id.removeprefix('sub_')}_{department}_{change_id}"
 
 
+POOL_SIZE = 2
+"""Connections the outbox holds on a PostgreSQL store, per process (the connection budget counts them)."""
+
+
 class Outbox:
     def __init__(
-        self, url: str, *, pool_size: int = 2, timeout: float = 5.0, connect_timeout: float = 5.0
+        self, url: str, *, pool_size: int = POOL_SIZE, timeout: float = 5.0, connect_timeout: float = 5.0
     ) -> None:
         self._url = url
         self._postgres = url.startswith("postgresql")

@@ -8,11 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import asyncpg
 import httpx
 
 from tests.auth_helpers import bearer
 from tests.reliability.conftest import GENEROUS, audit_rows, departments_at
-from tests.servers import free_port, govgraph_server
+from tests.servers import free_port, govgraph_server, wait_for_subscriptions
 
 ZHANG_WEI = "110101199003071233"
 SENSITIVE = {"query": f'{{ person(idNumber: "{ZHANG_WEI}") {{ name maritalStatus }} }}'}
@@ -46,8 +47,20 @@ def test_a_budget_over_what_postgresql_admits_refuses_to_start(
     assert any(
         line.startswith("govgraph: refusing to start: PostgreSQL 127.0.0.1:5432 admits") for line in lines
     )
-    assert "would open 128" in finished.stderr and "GOVGRAPH_POOL_SIZE" in finished.stderr
+    assert "would open 150" in finished.stderr and "GOVGRAPH_POOL_SIZE" in finished.stderr
     assert "Traceback" not in finished.stderr
+
+
+async def connections_to(*databases: str) -> int:
+    connection = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
+    try:
+        return int(
+            await connection.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = ANY($1::text[])", list(databases)
+            )
+        )
+    finally:
+        await connection.close()
 
 
 def test_two_workers_start_together_on_fresh_stores_and_print_their_budget(
@@ -69,13 +82,17 @@ def test_two_workers_start_together_on_fresh_stores_and_print_their_budget(
             )
             for _ in range(6)
         ]
+        wait_for_subscriptions(server.url)
+        opened = asyncio.run(connections_to(postgres_city, audit_database))
         output = server.output()
     assert all(response.status_code == 200 and "errors" not in response.json() for response in responses)
     assert len(asyncio.run(audit_rows(audit_database))) == 6
     assert (
-        "2 worker(s) × [8 (departments civil_affairs, human_resources, market_regulation, natural_resources, public_security, taxation) + 4 (audit store)] = 24 connections"
-        in output
+        "2 worker(s) × [8 (departments civil_affairs, human_resources, market_regulation, natural_resources, "
+        "public_security, taxation) + 4 (audit store) + 9 (change feeds civil_affairs, market_regulation, "
+        "natural_resources, public_security) + 2 (webhook outbox)] = 46 connections" in output
     )
+    assert opened <= 46, "every connection the workers opened was counted"
     assert "Traceback" not in output, output[-3000:]
 
 
