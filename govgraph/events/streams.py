@@ -8,7 +8,9 @@ Every process runs three kinds of loop:
   stream. One Lua script appends the entry (trimmed to about ``maxlen``) and
   records the department's last published id, and refuses when the lease is
   no longer this process's, so a process that lost its lease publishes
-  nothing. A new holder resumes after the last published id; when Redis has
+  nothing. It also refuses while the enqueuer is half the stream's length
+  behind, and the publisher waits: trimming never reaches an entry not yet
+  enqueued, and the changes wait in the department's table. A new holder resumes after the last published id; when Redis has
   none (a first start, or Redis lost its data), after the durable cursor, or
   after the latest change on a first start.
 - **enqueue**, one: the process holding the enqueue lease reads the stream
@@ -68,7 +70,9 @@ logger = logging.getLogger("govgraph.events.streams")
 STREAM = "govgraph:changes"
 GROUP = "govgraph-webhooks"
 MAXLEN = 100_000
-"""Entries kept in the stream, about. An enqueuer stalled for longer than this many changes loses the oldest."""
+"""Entries kept in the stream, about (trimming is by whole nodes of the stream, so it keeps a little more)."""
+LEASE_NOT_HELD = -1
+BACKLOGGED = -2
 BATCH = 100
 
 ACQUIRE = """
@@ -90,13 +94,26 @@ PUBLISH = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 local last = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0')
 if tonumber(ARGV[3]) <= last then return 0 end
+local groups = redis.pcall('XINFO', 'GROUPS', KEYS[3])
+if type(groups) == 'table' and not groups.err then
+  for _, group in ipairs(groups) do
+    local info = {}
+    for i = 1, #group, 2 do info[group[i]] = group[i + 1] end
+    if info['name'] == ARGV[5] and type(info['lag']) == 'number'
+        and info['lag'] + info['pending'] >= tonumber(ARGV[6]) then
+      return -2
+    end
+  end
+end
 redis.pcall('XGROUP', 'CREATE', KEYS[3], ARGV[5], '$', 'MKSTREAM')
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', unpack(ARGV, 6))
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', unpack(ARGV, 7))
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 return 1
 """
-"""KEYS: lease, published ids, stream. ARGV: token, department, change id, maxlen, group, then the entry's fields.
-The group is made with the stream (when Redis lost both), before the entry, so the enqueuer gets it."""
+"""KEYS: lease, published ids, stream. ARGV: token, department, change id, maxlen, group, backlog limit, then the
+entry's fields. Refused (-2) while the group has that many entries not yet enqueued: the stream is trimmed to
+``maxlen``, so publishing further ahead of the enqueuer could trim entries it has not read. The group is made
+with the stream (when Redis lost both), before the entry, so the enqueuer gets it."""
 
 
 class LeaseLost(Exception):
@@ -234,6 +251,8 @@ class RedisChangeBus:
         self.group = group
         self.lock_ttl = lock_ttl
         self.maxlen = maxlen
+        self.backlog = max(1, maxlen // 2)
+        """Entries the enqueuer may be behind before publishing waits for it."""
         self.backoff = tuple(backoff)
         self.read_timeout = read_timeout
         self.handler_timeout = handler_timeout
@@ -381,12 +400,38 @@ class RedisChangeBus:
 
         async def publish(change: Change) -> None:
             fields = [value for pair in entry_fields(change).items() for value in pair]
-            published = await self._publish(
-                keys=[lease.key, self._published_key, self.stream],
-                args=[self.token, department, change.id, self.maxlen, self.group, *fields],
-            )
-            if int(published) < 0:
-                raise LeaseLost()
+            waits = 0
+            while True:
+                published = int(
+                    await self._publish(
+                        keys=[lease.key, self._published_key, self.stream],
+                        args=[
+                            self.token,
+                            department,
+                            change.id,
+                            self.maxlen,
+                            self.group,
+                            self.backlog,
+                            *fields,
+                        ],
+                    )
+                )
+                if published == LEASE_NOT_HELD:
+                    raise LeaseLost()
+                if published != BACKLOGGED:
+                    break
+                if not waits:
+                    logger.warning(
+                        "change bus %s: %d changes wait to be enqueued for webhooks; publishing %s waits too, "
+                        "so that the stream is never trimmed past them",
+                        self.consumer,
+                        self.backlog,
+                        department,
+                    )
+                await pause(waits, self.backoff)
+                waits += 1
+            if waits:
+                logger.warning("change bus %s: publishing %s again", self.consumer, department)
 
         async def run() -> None:
             last = await self._redis.hget(self._published_key, department)

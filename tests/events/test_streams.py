@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -260,6 +261,46 @@ async def test_a_hung_redis_costs_a_bounded_wait_then_the_buses_resume(
     messages = [record.getMessage() for record in caplog.records]
     assert sum("Redis unavailable" in message for message in messages) == 1, messages
     assert sum("Redis answers again" in message for message in messages) == 1, messages
+
+
+async def test_a_stalled_enqueuer_holds_publishing_back_so_the_trimmed_stream_loses_nothing(
+    city: Path,
+    start_worker: StartWorker,
+    shared_redis: str,
+    stream: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The stream keeps about 20 entries; 350 changes published while webhook enqueueing is stuck would
+    # trim away entries the enqueuer had not yet read (it reads 100 at a time).
+    caplog.set_level(logging.WARNING, "govgraph.events.streams")
+    outbox, live, stuck = ready(Outbox()), Live(), asyncio.Event()
+
+    async def enqueue(change: Change) -> None:
+        await stuck.wait()
+        await outbox.enqueue(change)
+
+    await start_worker(shared_redis, "worker-a", outbox, live, enqueue, maxlen=20)
+    persons = living(city, 350)
+    with sqlite3.connect(city / "public_security.db") as connection:
+        connection.execute(
+            f"UPDATE residents SET deceased = 1, date_of_death = '2026-12-01' "
+            f"WHERE resident_id IN ({', '.join('?' * len(persons))})",
+            persons,
+        )
+    await until(
+        lambda: any("publishing public_security waits too" in r.getMessage() for r in caplog.records),
+        "publishing to wait for the enqueuer",
+    )
+    assert len(await entries(shared_redis, stream)) <= 20
+
+    stuck.set()
+    await until(lambda: len(outbox.enqueued) == len(persons), "every change enqueued", bound=120)
+
+    assert sorted(outbox.keys("public_security")) == sorted(persons)
+    assert len(set(outbox.keys("public_security"))) == len(persons), "each once"
+    assert [c.id for c in outbox.enqueued] == sorted(c.id for c in outbox.enqueued), "in change order"
+    await until(lambda: len(live.received) == len(persons), "every change broadcast")
+    assert not any("trimmed from the stream" in r.getMessage() for r in caplog.records)
 
 
 def test_an_entry_holds_a_change_and_nothing_else_passes_for_one() -> None:
