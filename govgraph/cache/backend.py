@@ -73,8 +73,9 @@ class MemoryBackend:
         expires = self._clock() + ttl
         entries = self._entries
         for key, value in items:
+            if key in entries:
+                entries.move_to_end(key)  # a new key is put at the end by the assignment itself
             entries[key] = (expires, value)
-            entries.move_to_end(key)
         while len(entries) > self.max_entries:
             entries.popitem(last=False)
 

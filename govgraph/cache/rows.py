@@ -115,7 +115,9 @@ class RowCache:
                         cached[(index, key)] = value
         fresh: dict[tuple[int, Any], list[Any]] = {}
         missing: dict[int, list[Any]] = {}
-        for index, group in enumerate(groups):
+        if not cached:
+            missing = {index: list(keys) for index in range(len(groups))}
+        for index, group in enumerate(groups) if cached else ():
             for key in keys:
                 entry = cached.get((index, key))
                 if entry is not None and _valid(group, entry[0], now, _limit(entry, limits[index], demand)):
@@ -162,7 +164,10 @@ class RowCache:
         result: dict[Any, Row] = {}
         oldest = now
         shown_oldest = now
-        for key in keys:
+        if fetched_live and not fresh:
+            # Every row is the department's own, as read: handed on as it is (rows are read, never written).
+            result = {key: live_rows[key] for key in keys if key in live_rows}
+        for key in keys if not result and (fresh or not fetched_live) else ():
             row: dict[str, Any] = {}
             present = True
             for index, group in enumerate(groups):
@@ -321,10 +326,20 @@ class RowCache:
             group = groups[index]
             prefix, suffix = row_key_parts(group, partition)
             columns = group.columns
+            exact = set(columns)
             items = [
                 (
                     f"{prefix}{key}{suffix}",
-                    [now, None if row is None else {column: row.get(column) for column in columns}, *own],
+                    [
+                        now,
+                        None
+                        if row is None
+                        # A row of exactly the group's columns is stored as it is: rows are never written to.
+                        else row
+                        if row.keys() == exact
+                        else {column: row.get(column) for column in columns},
+                        *own,
+                    ],
                 )
                 for key, row in ((key, live_rows.get(key)) for key in group_keys)
             ]

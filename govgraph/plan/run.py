@@ -204,24 +204,35 @@ class _Runner:
         for rows in fetched:
             if isinstance(rows, BaseException) and not isinstance(rows, SourceUnavailable):
                 raise rows
-        home = fetched[0]
         check_fills = [
             (index, fill)
             for index, fetch in enumerate(fetches)
             for fill in fetch.fills
             if fill.kind == "check"
         ]
+        found_rows = [None if isinstance(found, BaseException) else found for found in fetched]
+        failures = [
+            (fetch, found)
+            for fetch, found in zip(fetches, fetched, strict=True)
+            if isinstance(found, SourceUnavailable)
+        ]
+        home = found_rows[0]
+        single = len(found_rows) == 1
+        project = self._project
         objects: list[Any] = []
         for index, key in enumerate(keys):
-            if not isinstance(home, BaseException) and home[index] is None:
+            if home is not None and home[index] is None:
                 objects.append(None)
                 continue
             base = bases[index]
-            rows = [None if isinstance(found, BaseException) else found[index] for found in fetched]
-            for fetch, found in zip(fetches, fetched, strict=True):
-                if isinstance(found, SourceUnavailable):
-                    self._failed(fetch, base, found)
-            objects.append(self._project(selection, key, rows, base, check_fills, pending))
+            rows = (
+                [home[index]]
+                if single and home is not None
+                else [None if found is None else found[index] for found in found_rows]
+            )
+            for fetch, found in failures:
+                self._failed(fetch, base, found)
+            objects.append(project(selection, key, rows, base, check_fills, pending))
         return objects
 
     def _project(
@@ -237,23 +248,23 @@ class _Runner:
         released = self.context.released
         for step in selection.fields:
             response_key = step.key
-            out[response_key] = None
-            if isinstance(step, Leaf):
+            if type(step) is Leaf:
                 row = rows[step.fetch]
-                if row is not None:
-                    value = row[step.column]
-                    if value is not None:
-                        if step.transform is not None:
-                            value = step.transform(value)
-                        if type(value) is step.plain:
-                            out[response_key] = value
-                        else:
-                            out[response_key] = self._serialize(
-                                step.serialize, value, step.nodes, (*base, response_key)
-                            )
+                value = None if row is None else row[step.column]
+                if value is not None:
+                    if step.transform is not None:
+                        value = step.transform(value)
+                    if type(value) is not step.plain:
+                        try:
+                            value = step.serialize(value)
+                        except Exception as error:
+                            value = None
+                            self.error(error, step.nodes, (*base, response_key))
+                out[response_key] = value
                 if step.protected:
                     released.append((*base, response_key))
                 continue
+            out[response_key] = None
             path = (*base, response_key)
             if isinstance(step, Typename):
                 out[response_key] = step.name

@@ -85,7 +85,8 @@ class KeyedSelect:
             records = await driver.execute_fetchall(self.sql, (json.dumps(list(keys)),))
         names = self.names
         if not any(self.processors):
-            return [dict(zip(names, record, strict=True)) for record in records]
+            # The statement selects exactly ``names``, in order: no length check needed per record.
+            return [dict(zip(names, record, strict=False)) for record in records]
         processors = self.processors
         return [
             {
