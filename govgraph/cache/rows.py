@@ -327,6 +327,7 @@ class RowCache:
             prefix, suffix = row_key_parts(group, partition)
             columns = group.columns
             exact = set(columns)
+            width = len(exact)
             items = [
                 (
                     f"{prefix}{key}{suffix}",
@@ -336,7 +337,7 @@ class RowCache:
                         if row is None
                         # A row of exactly the group's columns is stored as it is: rows are never written to.
                         else row
-                        if row.keys() == exact
+                        if len(row) == width and row.keys() == exact
                         else {column: row.get(column) for column in columns},
                         *own,
                     ],

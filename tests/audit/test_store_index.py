@@ -109,12 +109,9 @@ async def test_a_schema_1_postgresql_store_keeps_its_index_when_upgraded(tmp_pat
         connection = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:5432/{database}")
         try:
             assert await connection.fetchval("SELECT to_regclass('govgraph_audit_entities')") is None
-            assert (
-                await connection.fetchval(
-                    "SELECT value FROM govgraph_audit_meta WHERE name = 'schema_version'"
-                )
-                == str(SCHEMA_VERSION)
-            )
+            assert await connection.fetchval(
+                "SELECT value FROM govgraph_audit_meta WHERE name = 'schema_version'"
+            ) == str(SCHEMA_VERSION)
         finally:
             await connection.close()
     finally:
@@ -146,3 +143,49 @@ async def test_a_schema_2_store_gains_deliveries_and_its_old_records_still_verif
 
     assert (checked, broken) == (2, None)
     assert stored == [None, "sub_1"]
+
+
+@pytest.mark.postgres
+async def test_key_columns_are_compressed_with_lz4_and_rows_from_before_still_verify(tmp_path: Path) -> None:
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    database = f"govgraph_test_lz4_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
+    await admin.execute(f'CREATE DATABASE "{database}"')
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
+    compression = (
+        "SELECT c.relname || '.' || a.attname, a.attcompression::text FROM pg_attribute a "
+        "JOIN pg_class c ON c.oid = a.attrelid WHERE a.attname IN ('entities', 'fields', 'entity_keys') "
+        "AND c.relname IN ('govgraph_audit_records', 'govgraph_audit_subjects') ORDER BY 1"
+    )
+    try:
+        store = AuditStore(url)
+        await store.open()
+        connection = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:5432/{database}")
+        try:
+            assert {row[0]: row[1] for row in await connection.fetch(compression)} == {
+                "govgraph_audit_records.entities": "l",
+                "govgraph_audit_records.fields": "l",
+                "govgraph_audit_subjects.entity_keys": "l",
+            }
+            # A store made before: its key columns were pglz, and hold rows written so.
+            for table, column in (
+                ("govgraph_audit_records", "entities"),
+                ("govgraph_audit_subjects", "entity_keys"),
+            ):
+                await connection.execute(f"ALTER TABLE {table} ALTER COLUMN {column} SET COMPRESSION pglz")
+            [before] = await store.append([record(PERSONS)])
+            await store.close()
+
+            store = AuditStore(url)
+            await store.open()
+            [after] = await store.append([record(PERSONS)])
+            assert {row[1] for row in await connection.fetch(compression)} == {"l"}
+            assert await store.verify() == (2, None)
+            found = [stored.position for stored in await store.access_log("Person", PERSONS[1234], 10)]
+            assert found == [after, before]
+        finally:
+            await connection.close()
+            await store.close()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await admin.close()
