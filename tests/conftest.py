@@ -7,10 +7,11 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
@@ -22,6 +23,7 @@ from govgraph.demo.layout import DEPARTMENTS
 
 TEST_SCALE = 1500
 IN_CI = os.environ.get("CI", "").lower() == "true"
+POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 
 
 def reachable(host: str, port: int) -> bool:
@@ -38,6 +40,20 @@ def require_service(name: str, host: str, port: int) -> None:
     if IN_CI:
         pytest.fail(f"{name} on {host}:{port} is required in CI (CI=true) but is unreachable")
     pytest.skip(f"{name} on {host}:{port} is unreachable")
+
+
+@asynccontextmanager
+async def empty_postgres_database(prefix: str) -> AsyncIterator[str]:
+    """A throwaway, empty PostgreSQL database (``postgresql://`` URL), dropped at the end."""
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    database = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(f"{POSTGRES}/postgres")
+    await admin.execute(f'CREATE DATABASE "{database}"')
+    try:
+        yield f"{POSTGRES}/{database}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await admin.close()
 
 
 @pytest.fixture(scope="session")

@@ -115,15 +115,18 @@ class RowCache:
                         cached[(index, key)] = value
         fresh: dict[tuple[int, Any], list[Any]] = {}
         missing: dict[int, list[Any]] = {}
-        if not cached:
+        if not cached:  # nothing found: every key is missing from every group
             missing = {index: list(keys) for index in range(len(groups))}
-        for index, group in enumerate(groups) if cached else ():
-            for key in keys:
-                entry = cached.get((index, key))
-                if entry is not None and _valid(group, entry[0], now, _limit(entry, limits[index], demand)):
-                    fresh[(index, key)] = entry
-                else:
-                    missing.setdefault(index, []).append(key)
+        else:
+            for index, group in enumerate(groups):
+                for key in keys:
+                    entry = cached.get((index, key))
+                    if entry is not None and _valid(
+                        group, entry[0], now, _limit(entry, limits[index], demand)
+                    ):
+                        fresh[(index, key)] = entry
+                    else:
+                        missing.setdefault(index, []).append(key)
         hits = len(fresh)
         misses = sum(len(group_keys) for group_keys in missing.values())
         self.metrics.count(department, "hit", hits)
@@ -167,29 +170,30 @@ class RowCache:
         if fetched_live and not fresh:
             # Every row is the department's own, as read: handed on as it is (rows are read, never written).
             result = {key: live_rows[key] for key in keys if key in live_rows}
-        for key in keys if not result and (fresh or not fetched_live) else ():
-            row: dict[str, Any] = {}
-            present = True
-            for index, group in enumerate(groups):
-                entry = fresh.get((index, key))
-                if entry is None:
-                    continue
-                oldest = min(oldest, entry[0])
-                if group.shared or stale_used:
-                    shown_oldest = min(
-                        shown_oldest, entry[0] if group.shared else window_start(entry[0], group.ttl)
-                    )
-                if entry[1] is None:
-                    present = False
-                else:
-                    row.update(entry[1])
-            if fetched_live and key in live_rows:
-                row.update(live_rows[key])
+        else:
+            for key in keys:
+                row: dict[str, Any] = {}
                 present = True
-            elif fetched_live and (split.live or key in need):
-                present = False
-            if present:
-                result[key] = row
+                for index, group in enumerate(groups):
+                    entry = fresh.get((index, key))
+                    if entry is None:
+                        continue
+                    oldest = min(oldest, entry[0])
+                    if group.shared or stale_used:
+                        shown_oldest = min(
+                            shown_oldest, entry[0] if group.shared else window_start(entry[0], group.ttl)
+                        )
+                    if entry[1] is None:
+                        present = False
+                    else:
+                        row.update(entry[1])
+                if fetched_live and key in live_rows:
+                    row.update(live_rows[key])
+                    present = True
+                elif fetched_live and (split.live or key in need):
+                    present = False
+                if present:
+                    result[key] = row
         # A client demanding live data knows it got live data, and with the cache down nothing was cached:
         # nothing else to hide.
         exact = demand.no_cache or unavailable

@@ -5,7 +5,7 @@
 - ``LocalChangeBus`` (here) reads every department's change table in this
   process; ``RedisChangeBus`` (``streams.py``) shares the reading among
   processes through a Redis stream.
-- ``catalog_feeds`` builds the ``feeds`` and ``latest`` callables both take,
+- ``CatalogFeeds`` gives the ``feeds`` and ``latest`` callables both take,
   for the catalog's SQL departments.
 
 A department's feed starts after the webhook enqueuer's durable cursor
@@ -35,14 +35,14 @@ from govgraph.catalog.model import Catalog
 from govgraph.catalog.specs import SqlSourceSpec
 from govgraph.diagnostics import describe
 from govgraph.events.change import Change
-from govgraph.events.feed import ChangeFeed
+from govgraph.events.feed import ChangeFeed, PolledFeed
 from govgraph.events.table import changes
 from govgraph.sources.engines import existing_sqlite_file
 
 logger = logging.getLogger("govgraph.events.bus")
 
 Handler = Callable[[Change], Awaitable[None]]
-Feeds = Callable[[str, int], ChangeFeed]
+Feeds = Callable[[str, int], PolledFeed]
 """``feeds(department, after)``: a new feed of the department's changes with an id above ``after``."""
 Cursor = Callable[[str], Awaitable[int | None]]
 """The last change of a department whose webhook deliveries are committed; ``None`` before the first."""
@@ -189,7 +189,7 @@ async def _read(feeds: Feeds, department: str, after: int) -> AsyncIterator[Chan
         await _close(feed, iterator)
 
 
-async def _close(feed: ChangeFeed, iterator: Any) -> None:
+async def _close(feed: PolledFeed, iterator: Any) -> None:
     for close in (iterator.aclose, feed.aclose):
         try:
             await close()
@@ -340,12 +340,3 @@ def _create_engine(source: SqlSourceSpec, departments: int) -> AsyncEngine:
         pool_timeout=source.timeout,
         connect_args={"timeout": source.timeout},
     )
-
-
-def catalog_feeds(
-    catalog: Catalog, departments: Sequence[str], *, poll_interval: float = 1.0
-) -> tuple[Feeds, Latest, Callable[[], Awaitable[None]]]:
-    """``(feeds, latest, aclose)`` for a bus over the catalog's SQL ``departments``; ``aclose`` disposes of the
-    engines, after the bus is closed."""
-    sources = CatalogFeeds(catalog, departments, poll_interval=poll_interval)
-    return sources.feed, sources.latest, sources.aclose

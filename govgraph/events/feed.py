@@ -24,7 +24,41 @@ from govgraph.events.triggers import CHANNEL
 MAX_POLL_INTERVAL = 60.0
 
 
-class ChangeFeed:
+class PolledFeed:
+    """A department's changes after ``after``, read ``batch`` at a time: at once while a read comes back
+    full, otherwise when woken (``_wake``) or every ``poll_interval`` seconds. Subclasses read (``fetch``)."""
+
+    def __init__(self, department: str, after: int, poll_interval: float, batch: int) -> None:
+        if not 0 < poll_interval <= MAX_POLL_INTERVAL:
+            raise ValueError(f"poll_interval must be within (0, {MAX_POLL_INTERVAL}] seconds")
+        self.department = department
+        self.after = after
+        self.poll_interval = poll_interval
+        self.batch = batch
+        self._wake = asyncio.Event()
+        self._closed = False
+
+    async def fetch(self, after: int) -> list[Change]:
+        raise NotImplementedError
+
+    async def _polled(self) -> AsyncIterator[Change]:
+        while not self._closed:
+            self._wake.clear()
+            found = await self.fetch(self.after)
+            for change in found:
+                self.after = change.id
+                yield change
+            if len(found) == self.batch:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        self._wake.set()
+
+
+class ChangeFeed(PolledFeed):
     def __init__(
         self,
         engine: AsyncEngine,
@@ -34,17 +68,10 @@ class ChangeFeed:
         poll_interval: float = 1.0,
         batch: int = 500,
     ) -> None:
-        if not 0 < poll_interval <= MAX_POLL_INTERVAL:
-            raise ValueError(f"poll_interval must be within (0, {MAX_POLL_INTERVAL}] seconds")
+        super().__init__(department, after, poll_interval, batch)
         self.engine = engine
-        self.department = department
         self.schema = schema
-        self.after = after
-        self.poll_interval = poll_interval
-        self.batch = batch
-        self._wake = asyncio.Event()
         self._listener: AsyncConnection | None = None
-        self._closed = False
         self._owns_engine = False
 
     @classmethod
@@ -86,20 +113,11 @@ class ChangeFeed:
 
     async def __aiter__(self) -> AsyncIterator[Change]:
         await self.start()
-        while not self._closed:
-            self._wake.clear()
-            found = await self.fetch(self.after)
-            for change in found:
-                self.after = change.id
-                yield change
-            if len(found) == self.batch:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+        async for change in self._polled():
+            yield change
 
     async def aclose(self) -> None:
-        self._closed = True
-        self._wake.set()
+        await super().aclose()
         listener, self._listener = self._listener, None
         if listener is not None:
             raw = await listener.get_raw_connection()

@@ -27,6 +27,7 @@ import orjson
 import sqlalchemy as sa
 
 from govgraph.events.change import Change
+from govgraph.events.feed import PolledFeed
 from govgraph.events.outbox import Outbox, metadata, utc
 from govgraph.events.received import ReceivedChange
 
@@ -128,36 +129,22 @@ class Inbox:
             self._wakes[department].discard(event)
 
 
-class InboxFeed:
+class InboxFeed(PolledFeed):
     """A department's received changes after ``after``, as they come: a ``ChangeFeed`` for the bus."""
 
     def __init__(
         self, inbox: Inbox, department: str, after: int, poll_interval: float, batch: int = 500
     ) -> None:
+        super().__init__(department, after, poll_interval, batch)
         self.inbox = inbox
-        self.department = department
-        self.after = after
-        self.poll_interval = poll_interval
-        self.batch = batch
-        self._wake = asyncio.Event()
-        self._closed = False
+
+    async def fetch(self, after: int) -> list[Change]:
+        return await self.inbox.fetch(self.department, after, self.batch)
 
     async def __aiter__(self) -> AsyncIterator[Change]:
         with self.inbox.woken(self.department, self._wake):
-            while not self._closed:
-                self._wake.clear()
-                found = await self.inbox.fetch(self.department, self.after, self.batch)
-                for change in found:
-                    self.after = change.id
-                    yield change
-                if len(found) == self.batch:
-                    continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-
-    async def aclose(self) -> None:
-        self._closed = True
-        self._wake.set()
+            async for change in self._polled():
+                yield change
 
 
 def _json_list(names: Sequence[str]) -> str:

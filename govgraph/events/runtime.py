@@ -22,10 +22,11 @@ from govgraph.auth.principal import Principal
 from govgraph.catalog.model import Catalog
 from govgraph.catalog.specs import SqlSourceSpec
 from govgraph.diagnostics import describe
-from govgraph.events.bus import LocalChangeBus, catalog_feeds
+from govgraph.events.bus import CatalogFeeds, LocalChangeBus
 from govgraph.events.change import Change
 from govgraph.events.delivery import DeliveryDeferred, render_event
 from govgraph.events.dispatcher import Dispatcher, RetryLater
+from govgraph.events.feed import PolledFeed
 from govgraph.events.hub import Hub
 from govgraph.events.inbox import Inbox
 from govgraph.events.outbox import Outbox
@@ -87,17 +88,21 @@ class DepartmentFeeds:
         self.sql = [d for d in departments if isinstance(catalog.departments[d].source, SqlSourceSpec)]
         self.inbox = inbox
         self.poll_interval = poll_interval
-        self._feeds, self._latest, self.aclose = catalog_feeds(catalog, self.sql, poll_interval=poll_interval)
+        self.tables = CatalogFeeds(catalog, self.sql, poll_interval=poll_interval)
 
-    def feed(self, department: str, after: int) -> Any:
+    def feed(self, department: str, after: int) -> PolledFeed:
         if department in self.sql:
-            return self._feeds(department, after)
+            return self.tables.feed(department, after)
         return self.inbox.feed(department, after, self.poll_interval)
 
     async def latest(self, department: str) -> int:
         if department in self.sql:
-            return await self._latest(department)
+            return await self.tables.latest(department)
         return await self.inbox.latest(department)
+
+    async def aclose(self) -> None:
+        """Dispose of the change tables' engines, once the bus is closed."""
+        await self.tables.aclose()
 
 
 async def start_events(app: Any, settings: Settings, catalog: Catalog) -> Events | None:

@@ -26,7 +26,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from govgraph.catalog.model import Catalog
@@ -40,6 +40,7 @@ from govgraph.events.received import (
     reported_tables,
 )
 from govgraph.events.signing import SignatureError, check_secret, verify
+from govgraph.http.body import read_body
 
 logger = logging.getLogger("govgraph.events.changes")
 
@@ -82,12 +83,14 @@ async def changes_endpoint(request: Request) -> JSONResponse:
     receiver = request.app.state.change_receivers.get(department)
     if receiver is None:
         return _refuse(404, f"department {department[:40]} reports no changes to this server", "NOT_FOUND")
-    try:
-        body = await _body(request)
-    except _TooLarge:
+    declared = request.headers.get("content-length", "")
+    body = (
+        None
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES
+        else await read_body(request.receive, MAX_BODY_BYTES)
+    )
+    if body is None:
         return _refuse(413, f"the body is larger than {MAX_BODY_BYTES} bytes", "PAYLOAD_TOO_LARGE")
-    except ClientDisconnect:
-        return _refuse(400, "the body did not arrive whole")
     try:
         verify(receiver.secret, request.headers, body, tolerance=receiver.tolerance)
     except SignatureError as error:
@@ -112,23 +115,6 @@ async def changes_endpoint(request: Request) -> JSONResponse:
     if not taken:
         return JSONResponse({"received": received, "recorded": 0, "duplicate": True})
     return JSONResponse({"received": received, "recorded": len(recorded), "duplicate": False})
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _body(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _TooLarge
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _refuse(status: int, message: str, code: str = "BAD_USER_INPUT") -> JSONResponse:

@@ -12,7 +12,7 @@ import pytest
 from govgraph.audit.records import AuditRecord, EntityAccess, FieldDecision
 from govgraph.audit.store import AuditFilter, AuditStore
 from govgraph.audit.tables import SCHEMA_VERSION
-from tests.conftest import require_service
+from tests.conftest import empty_postgres_database, require_service
 
 PERSONS = tuple(f"1101011990{index:08d}" for index in range(1500))
 
@@ -42,15 +42,8 @@ async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path}/audit.db"
         return
-    require_service("PostgreSQL", "127.0.0.1", 5432)
-    database = f"govgraph_test_index_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
-    await admin.execute(f'CREATE DATABASE "{database}"')
-    try:
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await admin.close()
+    async with empty_postgres_database("govgraph_test_index") as url:
+        yield url.replace("postgresql://", "postgresql+asyncpg://")
 
 
 async def test_every_key_of_a_large_request_finds_its_record(store_url: str) -> None:
@@ -146,21 +139,17 @@ async def test_a_schema_2_store_gains_deliveries_and_its_old_records_still_verif
 
 
 @pytest.mark.postgres
-async def test_key_columns_are_compressed_with_lz4_and_rows_from_before_still_verify(tmp_path: Path) -> None:
-    require_service("PostgreSQL", "127.0.0.1", 5432)
-    database = f"govgraph_test_lz4_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
-    await admin.execute(f'CREATE DATABASE "{database}"')
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
+async def test_key_columns_are_compressed_with_lz4_and_rows_from_before_still_verify() -> None:
     compression = (
         "SELECT c.relname || '.' || a.attname, a.attcompression::text FROM pg_attribute a "
         "JOIN pg_class c ON c.oid = a.attrelid WHERE a.attname IN ('entities', 'fields', 'entity_keys') "
         "AND c.relname IN ('govgraph_audit_records', 'govgraph_audit_subjects') ORDER BY 1"
     )
-    try:
+    async with empty_postgres_database("govgraph_test_lz4") as database:
+        url = database.replace("postgresql://", "postgresql+asyncpg://")
         store = AuditStore(url)
         await store.open()
-        connection = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:5432/{database}")
+        connection = await asyncpg.connect(database)
         try:
             assert {row[0]: row[1] for row in await connection.fetch(compression)} == {
                 "govgraph_audit_records.entities": "l",
@@ -186,6 +175,3 @@ async def test_key_columns_are_compressed_with_lz4_and_rows_from_before_still_ve
         finally:
             await connection.close()
             await store.close()
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await admin.close()

@@ -21,7 +21,7 @@ from govgraph.audit.store import AuditFilter, AuditStore
 from govgraph.audit.tables import audit_records
 from govgraph.settings import DEMO_CATALOG
 from tests.auth_helpers import bearer
-from tests.conftest import graphql, require_service
+from tests.conftest import empty_postgres_database, graphql, require_service
 
 ZHANG_WEI = "110101199003071233"
 LI_NA = "110101199208152467"
@@ -215,17 +215,8 @@ async def fresh_audit_url(request: pytest.FixtureRequest, tmp_path: Path) -> Asy
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path}/audit.db"
         return
-    require_service("PostgreSQL", "127.0.0.1", 5432)
-    import asyncpg
-
-    database = f"govgraph_test_audit_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
-    await admin.execute(f'CREATE DATABASE "{database}"')
-    try:
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await admin.close()
+    async with empty_postgres_database("govgraph_test_audit") as url:
+        yield url.replace("postgresql://", "postgresql+asyncpg://")
 
 
 @pytest.fixture

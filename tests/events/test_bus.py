@@ -7,31 +7,27 @@ import asyncio
 import logging
 import shutil
 import sqlite3
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
 from govgraph.catalog.loader import load_catalog
 from govgraph.catalog.specs import HttpSourceSpec
-from govgraph.demo import load_postgres
 from govgraph.demo.changes import make_change
 from govgraph.demo.golden import WANG_JIANGUO
 from govgraph.events.bus import CatalogFeeds, LocalChangeBus
 from govgraph.events.change import Change
 from govgraph.settings import DEMO_CATALOG
-from tests.conftest import postgres_environ, require_service
+from tests.conftest import postgres_environ
 
 BOUND = 10.0
 """The longest a test waits for something to happen; passing never depends on it."""
 FAST = (0.01, 0.05)
 """Backoff for tests: retries come quickly."""
 DEPARTMENTS = ["public_security", "natural_resources"]
-PG = "postgresql://postgres@127.0.0.1:5432"
 
 
 class OutboxDown(Exception):
@@ -333,20 +329,6 @@ async def test_catalog_feeds_share_one_engine_per_database(city: Path) -> None:
         CatalogFeeds(
             replace(catalog, departments={**catalog.departments, "taxation": taxation}), ["taxation"]
         )
-
-
-@pytest.fixture
-async def postgres_city() -> AsyncIterator[str]:
-    """A small PostgreSQL demo city of the test's own."""
-    require_service("PostgreSQL", "127.0.0.1", 5432)
-    database = f"govgraph_test_bus_{uuid.uuid4().hex[:12]}"
-    await load_postgres(f"{PG}/{database}", scale=30, progress=False)
-    yield f"{PG}/{database}"
-    connection = await asyncpg.connect(f"{PG}/postgres")
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    finally:
-        await connection.close()
 
 
 @pytest.mark.postgres

@@ -10,19 +10,16 @@ the second wait for it.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
-from govgraph.demo import load_postgres
 from govgraph.events.inbox import RECORD_LOCK_KEY, Inbox
 from govgraph.events.outbox import Outbox
 from govgraph.events.received import ReceivedChange
-from tests.conftest import require_service
+from tests.conftest import empty_postgres_database
 
-PG = "postgresql://postgres@127.0.0.1:5432"
 POLLS = 500
 """Bound on the checks that the second transaction is waiting; passing never depends on it."""
 
@@ -30,15 +27,9 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-async def database() -> AsyncIterator[str]:
-    require_service("PostgreSQL", "127.0.0.1", 5432)
-    name = f"govgraph_test_order_{uuid.uuid4().hex[:12]}"
-    yield f"{PG}/{name}"
-    connection = await asyncpg.connect(f"{PG}/postgres")
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
+async def empty_database() -> AsyncIterator[str]:
+    async with empty_postgres_database("govgraph_test_order") as url:
+        yield url
 
 
 async def _waiting_on_a_lock(observer: asyncpg.Connection, pid: int) -> None:
@@ -54,10 +45,9 @@ async def _waiting_on_a_lock(observer: asyncpg.Connection, pid: int) -> None:
 
 
 async def test_a_department_s_second_change_commits_after_the_first_whatever_rows_they_touch(
-    database: str,
+    postgres_city: str,
 ) -> None:
-    await load_postgres(database, scale=30, progress=False)
-    first, second, reader = [await asyncpg.connect(database) for _ in range(3)]
+    first, second, reader = [await asyncpg.connect(postgres_city) for _ in range(3)]
     try:
         units = [
             row[0]
@@ -87,10 +77,8 @@ async def test_a_department_s_second_change_commits_after_the_first_whatever_row
             await connection.close()
 
 
-async def test_govgraph_s_inbox_records_one_call_at_a_time_in_id_order(database: str) -> None:
-    admin = await asyncpg.connect(f"{PG}/postgres")
-    await admin.execute(f'CREATE DATABASE "{database.rsplit("/", 1)[1]}"')
-    await admin.close()
+async def test_govgraph_s_inbox_records_one_call_at_a_time_in_id_order(empty_database: str) -> None:
+    database = empty_database
     outbox = Outbox(database.replace("postgresql://", "postgresql+asyncpg://"))
     await outbox.open(retry_later=False)
     inbox = Inbox(outbox)

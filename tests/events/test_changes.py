@@ -7,8 +7,6 @@ import datetime
 import json
 import shutil
 import sqlite3
-import uuid
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,16 +17,13 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from govgraph.catalog.loader import load_catalog
 from govgraph.catalog.specs import HttpSourceSpec
 from govgraph.cli import main
-from govgraph.demo import load_postgres
 from govgraph.demo.golden import GOLDEN_PROPERTY, OLD_TOWN_TRADING, WANG_JIANGUO, ZHANG_WEI
 from govgraph.events.change import Change
 from govgraph.events.feed import ChangeFeed
 from govgraph.settings import DEMO_CATALOG
-from tests.conftest import require_service
 
 BOUND = 10.0
 """The longest a test waits for a change to come through; passing never depends on it."""
-PG = "postgresql://postgres@127.0.0.1:5432"
 HTTP_SOURCE = HttpSourceSpec.model_validate(
     {
         "kind": "http",
@@ -173,20 +168,6 @@ async def test_the_feed_reads_changes_after_an_id(city: Path) -> None:
         assert await feed.fetch(second.id) == []
     finally:
         await engine.dispose()
-
-
-@pytest.fixture
-async def postgres_city() -> AsyncIterator[str]:
-    """A small PostgreSQL demo city of its own: the session's must not change under other tests."""
-    require_service("PostgreSQL", "127.0.0.1", 5432)
-    database = f"govgraph_test_events_{uuid.uuid4().hex[:12]}"
-    await load_postgres(f"{PG}/{database}", scale=30, progress=False)
-    yield f"{PG}/{database}"
-    connection = await asyncpg.connect(f"{PG}/postgres")
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    finally:
-        await connection.close()
 
 
 @pytest.mark.postgres

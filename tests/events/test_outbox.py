@@ -6,18 +6,16 @@ from __future__ import annotations
 import asyncio
 import datetime
 import time
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 import sqlalchemy as sa
 
 from govgraph.errors import AuditStoreError
 from govgraph.events.outbox import Outbox, outbox
 from govgraph.events.registration import PendingDelivery, Registration
-from tests.conftest import require_service
+from tests.conftest import empty_postgres_database
 
 PG = "postgresql://postgres@127.0.0.1:5432"
 BOUND = 10.0
@@ -32,15 +30,8 @@ async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path}/audit.db"
         return
-    require_service("PostgreSQL", "127.0.0.1", 5432)
-    database = f"govgraph_test_outbox_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(f"{PG}/postgres")
-    await admin.execute(f'CREATE DATABASE "{database}"')
-    try:
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await admin.close()
+    async with empty_postgres_database("govgraph_test_outbox") as url:
+        yield url.replace("postgresql://", "postgresql+asyncpg://")
 
 
 @pytest.fixture
