@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import sys
+from typing import Any
 
 from bench.city import open_city
 from bench.results import Result, table, write
@@ -41,5 +42,15 @@ async def main(selected: list[str]) -> int:
     return 0
 
 
+def event_loop_runner() -> Any:
+    """The loop ``govgraph serve`` runs on (uvicorn picks uvloop where it is installed), so that scenarios
+    run in this process, the floors among them, meet the same loop as the served ones."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run
+    return uvloop.run
+
+
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main(sys.argv[1:])))
+    sys.exit(event_loop_runner()(main(sys.argv[1:])))
