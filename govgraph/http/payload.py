@@ -24,14 +24,33 @@ class BadRequest(Exception):
 
 
 def parse_json(text: bytes | str, what: str) -> Any:
+    plain = _plainly_within_limits(text)
     try:
-        value = json.loads(text)
+        value = json.loads(plain if plain is not None else text)
     except RecursionError:
         raise BadRequest(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep") from None
     except ValueError:
         raise BadRequest(f"{what} is not valid JSON") from None
-    check_json(value, what)
+    if plain is None:
+        check_json(value, what)
     return value
+
+
+def _plainly_within_limits(text: bytes | str) -> str | None:
+    """The text, when it cannot break a limit whatever it parses to, else ``None`` (walk the value).
+
+    Strict UTF-8 with no ``\\u`` escape cannot spell a lone surrogate, and fewer brackets than the depth
+    limit cannot nest deeper than it: the common request, a document and plain variables, skips the walk."""
+    try:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
+        else:
+            text.encode("utf-8")
+    except UnicodeError:
+        return None  # json.loads may still read it (UTF-16, say): the walk decides
+    if text.startswith("\ufeff") or "\\u" in text or text.count("[") + text.count("{") > MAX_JSON_DEPTH:
+        return None  # a byte-order mark is json.loads's to strip from bytes
+    return text
 
 
 def check_json(value: Any, what: str) -> None:
