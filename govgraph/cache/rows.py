@@ -326,11 +326,20 @@ class RowCache:
             return
         window = self.policy.stale_if_error.get(department, 0)
         own = [] if upstream is None else [upstream]
+        uniform = getattr(live_rows, "columns", None)
         for index, group_keys in missing.items():
             group = groups[index]
             prefix, suffix = row_key_parts(group, partition)
             columns = group.columns
-            exact = set(columns)
+            exact = frozenset(columns)
+            ttl = (group.ttl if upstream is None else upstream) + window
+            if uniform == exact:
+                # Every row holds exactly the group's columns: stored as it is (rows are never written to).
+                get = live_rows.get
+                await self.backend.multi_set(
+                    [(f"{prefix}{key}{suffix}", [now, get(key), *own]) for key in group_keys], ttl
+                )
+                continue
             width = len(exact)
             items = [
                 (
@@ -339,16 +348,15 @@ class RowCache:
                         now,
                         None
                         if row is None
-                        # A row of exactly the group's columns is stored as it is: rows are never written to.
                         else row
-                        if len(row) == width and row.keys() == exact
+                        if type(row) is dict and len(row) == width and row.keys() == exact
                         else {column: row.get(column) for column in columns},
                         *own,
                     ],
                 )
                 for key, row in ((key, live_rows.get(key)) for key in group_keys)
             ]
-            await self.backend.multi_set(items, (group.ttl if upstream is None else upstream) + window)
+            await self.backend.multi_set(items, ttl)
 
 
 def _own_ttl(entry: list[Any], ttl: float) -> float:

@@ -6,6 +6,7 @@ import datetime
 import decimal
 from typing import Any
 
+import asyncpg
 import orjson
 from aiocache.serializers import BaseSerializer
 
@@ -21,7 +22,7 @@ def _tag(value: Any) -> Any:
         return {"$datetime": value.isoformat()}
     if isinstance(value, datetime.date):
         return {"$date": value.isoformat()}
-    if isinstance(value, dict):
+    if isinstance(value, (dict, asyncpg.Record)):  # a department's row, as the driver returned it
         return {key: _tag(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [_tag(item) for item in value]

@@ -21,11 +21,15 @@ Row = Mapping[str, Any]
 
 class Rows(dict[Any, Row]):
     """Rows by key, with how long their department says they stay fresh: seconds, 0 for "do not keep",
-    or ``None`` when it does not say (a database never does) and the catalog's frequency decides."""
+    or ``None`` when it does not say (a database never does) and the catalog's frequency decides.
 
-    def __init__(self, *, max_age: int | None = None) -> None:
+    ``columns``: set when every row holds exactly these columns (a statement's), so that a consumer
+    need not look at each row's keys; ``None`` when rows may differ (an API's answers)."""
+
+    def __init__(self, *, max_age: int | None = None, columns: frozenset[str] | None = None) -> None:
         super().__init__()
         self.max_age = max_age
+        self.columns = columns
 
 
 class Source(Protocol):

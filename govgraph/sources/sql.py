@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from govgraph.diagnostics import describe
 from govgraph.errors import SourceUnavailable
-from govgraph.sources.base import Row
+from govgraph.sources.base import Row, Rows
 from govgraph.sources.engines import Engines, SharedEngine
 from govgraph.sources.statements import KeyedSelect, ScanSelect, probe
 
@@ -109,7 +109,9 @@ class SqlSource:
     ) -> dict[Any, Row]:
         statement = self._keyed(table, key_column, columns, ordered=False)
         rows = await self._run(statement.fetch, keys)
-        return {row[key_column]: row for row in rows}
+        found = Rows(columns=statement.columns)
+        found.update({row[key_column]: row for row in rows})
+        return found
 
     async def lookup(
         self, table: str, match_column: str, columns: Sequence[str], keys: Sequence[Any]

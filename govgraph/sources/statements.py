@@ -20,6 +20,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
+from govgraph.sources.base import Row
+
 Processor = Callable[[Any], Any] | None
 
 
@@ -47,6 +49,8 @@ class KeyedSelect:
     names: tuple[str, ...]
     processors: tuple[Processor, ...]
     postgres: bool
+    columns: frozenset[str]
+    """``names`` as a set: what every row holds."""
 
     @classmethod
     def build(
@@ -76,11 +80,15 @@ class KeyedSelect:
             processors = tuple(
                 table.c[name].type.dialect_impl(dialect).result_processor(dialect, None) for name in names
             )
-        return cls(sql, names, processors, postgres)
+        return cls(sql, names, processors, postgres, frozenset(names))
 
-    async def fetch(self, driver: Any, keys: Sequence[Any]) -> list[dict[str, Any]]:
+    async def fetch(self, driver: Any, keys: Sequence[Any]) -> list[Row]:
+        """Rows holding exactly ``names``: asyncpg's records as they are (read by name like a mapping,
+        and never written to) where no value needs processing, dicts otherwise."""
         if self.postgres:
             records = await driver.fetch(self.sql, list(keys))
+            if not any(self.processors):
+                return records  # type: ignore[no-any-return]
         else:
             records = await driver.execute_fetchall(self.sql, (json.dumps(list(keys)),))
         names = self.names
