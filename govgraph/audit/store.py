@@ -382,7 +382,10 @@ class AuditStore:
             if rows.entities:
                 # Straight to the driver: a request over 1000 persons indexes 1000 keys, and SQLAlchemy's
                 # per-parameter processing would dominate the audit's cost.
-                await connection.exec_driver_sql(self._insert_entities, rows.entities)
+                await connection.exec_driver_sql(
+                    self._insert_entities,
+                    [(position, kind, key) for position, kind, keys in rows.entities for key in keys],
+                )
             if rows.usage:
                 await connection.execute(sa.insert(audit_usage), rows.usage)
         return rows.positions
@@ -674,7 +677,8 @@ def _record_row(
 @dataclass(frozen=True, slots=True)
 class _ChainedRows:
     records: list[dict[str, Any]]
-    entities: list[tuple[Any, ...]]
+    entities: list[tuple[int, str, list[str]]]
+    """(position, entity type, the keys read) per record and type, each key once."""
     usage: list[dict[str, Any]]
     positions: list[int]
 
@@ -735,20 +739,17 @@ which PostgreSQL takes apart faster than arrays of ten thousand keys (5.6 ms aga
 def _columns_of(rows: _ChainedRows) -> list[Any]:
     """The arguments of ``APPEND_ROWS``."""
     records = [[row[column] for row in rows.records] for column in RECORD_COLUMNS]
-    read: dict[tuple[int, str], list[str]] = {}
-    for position, entity_type, key in rows.entities:
-        read.setdefault((position, entity_type), []).append(key)
-    subjects = orjson.dumps([[position, entity_type, keys] for (position, entity_type), keys in read.items()])
+    subjects = orjson.dumps(rows.entities)
     usage = [[row[column] for row in rows.usage] for column in USAGE_COLUMNS]
     return [*records, subjects.decode(), *usage]
 
 
-def _entity_rows(position: int, record: AuditRecord) -> list[tuple[Any, ...]]:
-    """(position, type, key) per entity read, each once."""
+def _entity_rows(position: int, record: AuditRecord) -> list[tuple[int, str, list[str]]]:
+    """(position, type, keys) per entity type read, each key once (several providers read the same ones)."""
     keys: dict[str, dict[str, None]] = {}
     for entity in record.entities:
         keys.setdefault(entity.type, {}).update(dict.fromkeys(entity.keys))
-    return [(position, entity_type, key) for entity_type, found in keys.items() for key in found]
+    return [(position, entity_type, list(found)) for entity_type, found in keys.items() if found]
 
 
 LZ4_COLUMNS: tuple[tuple[str, str], ...] = (
