@@ -32,6 +32,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from govgraph.audit import chain_function
 from govgraph.audit.records import (
     GENESIS_HASH,
     AuditRecord,
@@ -242,6 +243,7 @@ class AuditStore:
                 )
                 try:
                     await self._create(connection)
+                    await chain_function.install(connection)
                     await connection.commit()
                     await _compress_with_lz4(connection)
                 finally:
@@ -316,9 +318,11 @@ class AuditStore:
         """The chain's hot path on PostgreSQL, on one asyncpg connection of its own (appends take turns
         under ``_lock``): SQLAlchemy's engine costs more than the statements here."""
         connection = await self._writer_connection()
+        if not skip_recorded:
+            return await self._append_in_one_call(connection, records)
         try:
-            # Four round trips: BEGIN with the chain's lock; the chain's end; every row in one statement;
-            # COMMIT. A request waits for all four, so each one saved shows in its latency.
+            # Journal replay, four round trips: BEGIN with the chain's lock; which records the chain holds
+            # already and where it ends; every row in one statement; COMMIT.
             await connection.execute(f"BEGIN; SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})")
             try:
                 if skip_recorded:
@@ -350,6 +354,35 @@ class AuditStore:
             self._writer = None
             connection.terminate()
             raise
+
+    async def _append_in_one_call(
+        self, connection: asyncpg.Connection, records: Sequence[AuditRecord]
+    ) -> list[int]:
+        """Lock, chain end, rows and commit in one round trip (``chain_function``): every request of a group
+        commit waits for it."""
+        rows = _chained_rows(
+            records, None
+        )  # positions from 1; the function shifts them and chains the hashes
+        arguments = _columns_of(rows)
+        computed = {RECORD_COLUMNS.index(name) for name in chain_function.COMPUTED}
+        record_arguments = [
+            column for index, column in enumerate(arguments[: len(RECORD_COLUMNS)]) if index not in computed
+        ]
+        try:
+            tail = await connection.fetchval(
+                chain_function.CALL,
+                ADVISORY_LOCK_KEY,
+                GENESIS_HASH,
+                *record_arguments,
+                *arguments[len(RECORD_COLUMNS) :],
+            )
+        except asyncpg.PostgresError:
+            raise  # answered by the server, the call's own transaction rolled back: the connection is in step
+        except BaseException:
+            self._writer = None  # broken, timed out or cancelled mid-call: never reuse it
+            connection.terminate()
+            raise
+        return [tail + position for position in rows.positions]
 
     async def _writer_connection(self) -> asyncpg.Connection:
         if self._writer is None or self._writer.is_closed():

@@ -1,0 +1,104 @@
+"""PostgreSQL: the chain extended in one statement, by a function that runs inside the audit store.
+
+A group commit on PostgreSQL used to take four round trips, each one waited for by every request in
+the group: ``BEGIN`` with the chain's lock, a read of the chain's end, the rows, ``COMMIT``.
+``govgraph_audit_append`` does all of it in one call, sent outside a transaction so that the call
+is its own transaction and its answer comes after the commit (one round trip, one fsync):
+
+1. it takes the chain's transaction-level advisory lock, so appends take turns across processes;
+2. it reads the chain's end in a statement of its own, whose snapshot (read committed) is taken
+   after the lock is held, so the previous holder's commit is seen;
+3. it chains each record's content hash to its predecessor and position exactly as
+   ``records.chain_hash`` does in Python (SHA-256 of ``"position:previous:content"``), so
+   ``govgraph audit verify`` checks both alike;
+4. it inserts the records, their entity index and usage rows, given with positions counted from 1,
+   shifted to follow the chain's end, and returns that end.
+
+The function is created (or replaced, when its text changes) at start-up under the migration lock.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from govgraph.audit.tables import audit_records, audit_subjects, audit_usage
+
+NAME = "govgraph_audit_append"
+
+COMPUTED = {"position": "positions", "previous_hash": "previous_hashes", "record_hash": "record_hashes"}
+"""Record columns the function works out itself; every other column is an argument."""
+
+RECORD_ARGUMENTS = tuple(column.name for column in audit_records.columns if column.name not in COMPUTED)
+USAGE_COLUMNS = tuple(column.name for column in audit_usage.columns)
+
+
+def _type(column: Any) -> str:
+    return str(column.type.compile(dialect=postgresql.dialect()))
+
+
+def _definition() -> str:
+    records = audit_records.name
+    record_parameters = ", ".join(f"in_{name} {_type(audit_records.c[name])}[]" for name in RECORD_ARGUMENTS)
+    usage_parameters = ", ".join(f"in_usage_{name} {_type(audit_usage.c[name])}[]" for name in USAGE_COLUMNS)
+    record_columns = [column.name for column in audit_records.columns]
+    record_arrays = ", ".join(COMPUTED.get(name, f"in_{name}") for name in record_columns)
+    usage_arrays = ", ".join(f"in_usage_{name}" for name in USAGE_COLUMNS)
+    usage_values = ", ".join(
+        "u.position + tail" if name == "position" else f"u.{name}" for name in USAGE_COLUMNS
+    )
+    return f"""CREATE OR REPLACE FUNCTION {NAME}(
+    lock_key bigint, genesis text, {record_parameters}, reads jsonb, {usage_parameters}
+) RETURNS bigint LANGUAGE plpgsql VOLATILE AS $govgraph$
+DECLARE
+    tail bigint;
+    previous text;
+    positions bigint[] := '{{}}';
+    previous_hashes text[] := '{{}}';
+    record_hashes text[] := '{{}}';
+BEGIN
+    PERFORM pg_advisory_xact_lock(lock_key);
+    SELECT r.position, r.record_hash INTO tail, previous FROM {records} AS r ORDER BY r.position DESC LIMIT 1;
+    IF tail IS NULL THEN
+        tail := 0;
+        previous := genesis;
+    END IF;
+    FOR i IN 1 .. coalesce(cardinality(in_content_hash), 0) LOOP
+        positions := positions || (tail + i);
+        previous_hashes := previous_hashes || previous;
+        previous := encode(sha256(convert_to((tail + i)::text || ':' || previous || ':' || in_content_hash[i],
+                                             'UTF8')), 'hex');
+        record_hashes := record_hashes || previous;
+    END LOOP;
+    INSERT INTO {records} ({", ".join(record_columns)}) SELECT * FROM unnest({record_arrays});
+    INSERT INTO {audit_subjects.name} (position, entity_type, entity_keys)
+        SELECT tail + (read->>0)::bigint, read->>1, ARRAY(SELECT jsonb_array_elements_text(read->2))
+        FROM jsonb_array_elements(reads) AS read;
+    INSERT INTO {audit_usage.name} ({", ".join(USAGE_COLUMNS)})
+        SELECT {usage_values} FROM unnest({usage_arrays}) AS u({", ".join(USAGE_COLUMNS)});
+    RETURN tail;
+END
+$govgraph$"""
+
+
+DEFINITION = _definition()
+
+CALL = (
+    f"SELECT {NAME}($1, $2, "
+    + ", ".join(f"${index}" for index in range(3, 3 + len(RECORD_ARGUMENTS) + 1 + len(USAGE_COLUMNS)))
+    + ")"
+)
+"""Arguments: the lock key, the genesis hash, one array per record argument, the entity index as JSON
+``[[position, type, [keys]], ...]``, one array per usage column (positions counted from 1)."""
+
+
+async def install(connection: Any) -> None:
+    """Create or replace the function when it is missing or its text has changed (a newer govgraph)."""
+    body = DEFINITION.split("$govgraph$")[1]
+    found = await connection.execute(
+        sa.text("SELECT prosrc FROM pg_proc WHERE proname = :name"), {"name": NAME}
+    )
+    if found.scalars().all() != [body]:
+        await connection.exec_driver_sql(DEFINITION)
