@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
+from typing import Any
 
 from govgraph.audit.records import AuditRecord, EntityAccess, FieldDecision
 from govgraph.catalog.model import Catalog
@@ -49,8 +50,9 @@ def build_record(
     if not fields and delivery is None:
         return None
     served_from: Mapping[str, str] = context.served_from
+    ordered = _SortedOnce()
     entities = tuple(
-        EntityAccess(entity_type, department, tuple(sorted(keys)), served_from.get(department, "live"))
+        EntityAccess(entity_type, department, ordered(keys), served_from.get(department, "live"))
         for (entity_type, department), keys in sorted(context.touched.items())
         if keys
     )
@@ -69,3 +71,19 @@ def build_record(
         fields=tuple(fields),
         delivery=delivery,
     )
+
+
+class _SortedOnce:
+    """Keys in order, sorted once per distinct set: the departments of one list usually read the same
+    thousand keys, and comparing two sets costs far less than sorting one."""
+
+    def __init__(self) -> None:
+        self._seen: list[tuple[set[Any], tuple[Any, ...]]] = []
+
+    def __call__(self, keys: set[Any]) -> tuple[Any, ...]:
+        for seen, ordered in self._seen:
+            if seen == keys:
+                return ordered
+        ordered = tuple(sorted(keys))
+        self._seen.append((keys, ordered))
+        return ordered
