@@ -22,6 +22,7 @@ from bench.city import City
 from govgraph import Settings, create_app
 from govgraph.auth.tokens import DEMO_SECRET, issue_token
 from govgraph.demo import generate_sqlite
+from govgraph.http import collector
 from tests.servers import Server, govgraph_server
 
 GENEROUS = {
@@ -85,6 +86,7 @@ async def app_client(
             transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=120
         ) as client,
     ):
+        collector.settle()  # as each worker of ``govgraph serve`` does once it has started
         yield app, client
 
 
