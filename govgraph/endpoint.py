@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import uuid
@@ -116,6 +117,9 @@ class GraphQLEndpoint(GraphQL):
             audit=getattr(request.app.state, "audit_store", None),
         )
         request.state.govgraph = context
+        writer: AuditWriter | None = getattr(request.app.state, "audit_writer", None)
+        if writer is not None and not delivery and isinstance(request, Request):
+            context.begin_audit = functools.partial(self._begin_audit, writer, context, request)
         if isinstance(response, Response):
             response.graphql_response_json = accepts_graphql_response(request.headers)  # type: ignore[attr-defined]
         return context
@@ -229,20 +233,33 @@ class GraphQLEndpoint(GraphQL):
         note: DeliveryNote | None = state.get(DELIVERY)
         if note is not None:
             return await self._record_delivery(writer, context, data, note, client, state)
-        record = build_record(context, self.catalog, client)
+        if context.audit_begun is not None:
+            record, commit = context.audit_begun  # built once the reads were done, committing since
+        else:
+            record, commit = build_record(context, self.catalog, client), None
         if record is None and not context.released:
             context.public_only = True
             return set()
         if record is not None and not record.sensitive and not context.released:
-            await writer.record(record)  # committed, or journaled: durable before release either way
+            # Committed, or journaled: durable before release either way.
+            await (writer.record(record) if commit is None else writer.record_begun(record, commit))
             return set()
         try:
             if record is None:
                 raise AuditUnavailable()
-            await writer.commit(record)
+            await (writer.commit(record) if commit is None else commit)
         except AuditUnavailable:
             return self._withhold(context, data)
         return set()
+
+    def _begin_audit(self, writer: AuditWriter, context: RequestContext, request: Request) -> None:
+        """The record as the reads left it, its commit started; ``_record`` waits for it before release."""
+        context.served_from = context.loaders.freshness.served_from()
+        record = build_record(context, self.catalog, request.client.host if request.client else None)
+        commit = None if record is None else asyncio.ensure_future(writer.commit(record))
+        if commit is not None:
+            commit.add_done_callback(_retrieved)
+        context.audit_begun = (record, commit)
 
     async def _record_delivery(
         self,
@@ -281,6 +298,12 @@ class GraphQLEndpoint(GraphQL):
             context.request_id,
         )
         return withheld
+
+
+def _retrieved(commit: asyncio.Future[None]) -> None:
+    """A commit begun for a request that then never got to its release (it failed, or its client left)."""
+    if not commit.cancelled():
+        commit.exception()
 
 
 def in_response_order(errors: list[dict[str, Any]], data: Any) -> list[dict[str, Any]]:

@@ -6,13 +6,14 @@ the group: ``BEGIN`` with the chain's lock, a read of the chain's end, the rows,
 is its own transaction and its answer comes after the commit (one round trip, one fsync):
 
 1. it takes the chain's transaction-level advisory lock, so appends take turns across processes;
-2. it reads the chain's end in a statement of its own, whose snapshot (read committed) is taken
-   after the lock is held, so the previous holder's commit is seen;
-3. it chains each record's content hash to its predecessor and position exactly as
-   ``records.chain_hash`` does in Python (SHA-256 of ``"position:previous:content"``), so
+2. it leaves out records whose request id the chain holds already: a commit that went through after
+   its request gave up on it and journaled the record, then meets the journal's replay, is stored
+   once (each statement after the lock sees what the previous holder committed: read committed);
+3. it reads the chain's end, and chains each record's content hash to its predecessor and position
+   exactly as ``records.chain_hash`` does in Python (SHA-256 of ``"position:previous:content"``), so
    ``govgraph audit verify`` checks both alike;
-4. it inserts the records, their entity index and usage rows, given with positions counted from 1,
-   shifted to follow the chain's end, and returns that end.
+4. it inserts the records, their entity index and usage rows (given with ordinals counted from 1,
+   placed after the chain's end), and returns each kept record's position.
 
 The function is created (or replaced, when its text changes) at start-up under the migration lock.
 """
@@ -44,41 +45,55 @@ def _definition() -> str:
     record_parameters = ", ".join(f"in_{name} {_type(audit_records.c[name])}[]" for name in RECORD_ARGUMENTS)
     usage_parameters = ", ".join(f"in_usage_{name} {_type(audit_usage.c[name])}[]" for name in USAGE_COLUMNS)
     record_columns = [column.name for column in audit_records.columns]
-    record_arrays = ", ".join(COMPUTED.get(name, f"in_{name}") for name in record_columns)
+    record_values = ", ".join(
+        f"{COMPUTED[name]}[j]" if name in COMPUTED else f"in_{name}[kept[j]]" for name in record_columns
+    )
     usage_arrays = ", ".join(f"in_usage_{name}" for name in USAGE_COLUMNS)
     usage_values = ", ".join(
-        "u.position + tail" if name == "position" else f"u.{name}" for name in USAGE_COLUMNS
+        "tail + array_position(kept, u.position::integer)" if name == "position" else f"u.{name}"
+        for name in USAGE_COLUMNS
     )
     return f"""CREATE OR REPLACE FUNCTION {NAME}(
     lock_key bigint, genesis text, {record_parameters}, reads jsonb, {usage_parameters}
-) RETURNS bigint LANGUAGE plpgsql VOLATILE AS $govgraph$
+) RETURNS bigint[] LANGUAGE plpgsql VOLATILE AS $govgraph$
 DECLARE
     tail bigint;
     previous text;
+    kept integer[];
     positions bigint[] := '{{}}';
     previous_hashes text[] := '{{}}';
     record_hashes text[] := '{{}}';
 BEGIN
     PERFORM pg_advisory_xact_lock(lock_key);
+    SELECT array_agg(r.n ORDER BY r.n) INTO kept
+        FROM unnest(in_request_id) WITH ORDINALITY AS r(request_id, n)
+        WHERE NOT EXISTS (SELECT 1 FROM {records} AS held WHERE held.request_id = r.request_id);
+    IF kept IS NULL THEN
+        RETURN '{{}}';
+    END IF;
     SELECT r.position, r.record_hash INTO tail, previous FROM {records} AS r ORDER BY r.position DESC LIMIT 1;
     IF tail IS NULL THEN
         tail := 0;
         previous := genesis;
     END IF;
-    FOR i IN 1 .. coalesce(cardinality(in_content_hash), 0) LOOP
-        positions := positions || (tail + i);
+    FOR j IN 1 .. cardinality(kept) LOOP
+        positions := positions || (tail + j);
         previous_hashes := previous_hashes || previous;
-        previous := encode(sha256(convert_to((tail + i)::text || ':' || previous || ':' || in_content_hash[i],
+        previous := encode(sha256(convert_to((tail + j)::text || ':' || previous || ':' || in_content_hash[kept[j]],
                                              'UTF8')), 'hex');
         record_hashes := record_hashes || previous;
     END LOOP;
-    INSERT INTO {records} ({", ".join(record_columns)}) SELECT * FROM unnest({record_arrays});
+    INSERT INTO {records} ({", ".join(record_columns)})
+        SELECT {record_values} FROM generate_subscripts(kept, 1) AS j;
     INSERT INTO {audit_subjects.name} (position, entity_type, entity_keys)
-        SELECT tail + (read->>0)::bigint, read->>1, ARRAY(SELECT jsonb_array_elements_text(read->2))
-        FROM jsonb_array_elements(reads) AS read;
+        SELECT tail + array_position(kept, (read->>0)::integer), read->>1,
+               ARRAY(SELECT jsonb_array_elements_text(read->2))
+        FROM jsonb_array_elements(reads) AS read
+        WHERE (read->>0)::integer = ANY(kept);
     INSERT INTO {audit_usage.name} ({", ".join(USAGE_COLUMNS)})
-        SELECT {usage_values} FROM unnest({usage_arrays}) AS u({", ".join(USAGE_COLUMNS)});
-    RETURN tail;
+        SELECT {usage_values} FROM unnest({usage_arrays}) AS u({", ".join(USAGE_COLUMNS)})
+        WHERE u.position::integer = ANY(kept);
+    RETURN positions;
 END
 $govgraph$"""
 

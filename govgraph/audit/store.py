@@ -292,7 +292,8 @@ class AuditStore:
         """Commit records at the end of the chain; their positions once committed.
 
         ``skip_recorded``: leave out records whose request id the chain already holds (a journal replayed
-        twice, or a commit that went through after its request had given up on it)."""
+        twice, or a commit that went through after its request had given up on it). On PostgreSQL every
+        append does so, in the chain's function, whatever is asked."""
         if not records:
             return []
         try:
@@ -302,7 +303,7 @@ class AuditStore:
                 try:
                     async with self._lock:
                         if self._postgres:
-                            return await self._append_postgresql(records, skip_recorded)
+                            return await self._append_postgresql(records)
                         return await self._append(records, skip_recorded)
                 except (IntegrityError, asyncpg.UniqueViolationError):
                     await asyncio.sleep(0.01)
@@ -314,62 +315,21 @@ class AuditStore:
             logger.error("audit store write failed: %s", describe(error))
             raise AuditUnavailable() from None
 
-    async def _append_postgresql(self, records: Sequence[AuditRecord], skip_recorded: bool) -> list[int]:
+    async def _append_postgresql(self, records: Sequence[AuditRecord]) -> list[int]:
         """The chain's hot path on PostgreSQL, on one asyncpg connection of its own (appends take turns
-        under ``_lock``): SQLAlchemy's engine costs more than the statements here."""
+        under ``_lock``): one call to ``chain_function``, lock to commit in one round trip, which every
+        request of a group commit waits for. Records the chain holds already are left out."""
         connection = await self._writer_connection()
-        if not skip_recorded:
-            return await self._append_in_one_call(connection, records)
-        try:
-            # Journal replay, four round trips: BEGIN with the chain's lock; which records the chain holds
-            # already and where it ends; every row in one statement; COMMIT.
-            await connection.execute(f"BEGIN; SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})")
-            try:
-                if skip_recorded:
-                    recorded = {
-                        row[0]
-                        for row in await connection.fetch(
-                            f"SELECT request_id FROM {audit_records.name} WHERE request_id = ANY($1)",
-                            list({record.request_id for record in records}),
-                        )
-                    }
-                    records = _unique_unrecorded(records, recorded)
-                    if not records:
-                        await connection.execute("ROLLBACK")
-                        return []
-                last = await connection.fetchrow(
-                    f"SELECT position, record_hash FROM {audit_records.name} ORDER BY position DESC LIMIT 1"
-                )
-                rows = _chained_rows(records, last)
-                await connection.execute(APPEND_ROWS, *_columns_of(rows))
-            except asyncpg.PostgresError:
-                await connection.execute("ROLLBACK")
-                raise
-            await connection.execute("COMMIT")
-            return rows.positions
-        except asyncpg.PostgresError:
-            raise  # answered by the server (and rolled back): the connection is in step
-        except BaseException:
-            # Broken, timed out or cancelled mid-transaction: never reuse it.
-            self._writer = None
-            connection.terminate()
-            raise
-
-    async def _append_in_one_call(
-        self, connection: asyncpg.Connection, records: Sequence[AuditRecord]
-    ) -> list[int]:
-        """Lock, chain end, rows and commit in one round trip (``chain_function``): every request of a group
-        commit waits for it."""
         rows = _chained_rows(
-            records, None
-        )  # positions from 1; the function shifts them and chains the hashes
+            _unique_unrecorded(records, set()), None
+        )  # ordinals from 1: the function places them
         arguments = _columns_of(rows)
         computed = {RECORD_COLUMNS.index(name) for name in chain_function.COMPUTED}
         record_arguments = [
             column for index, column in enumerate(arguments[: len(RECORD_COLUMNS)]) if index not in computed
         ]
         try:
-            tail = await connection.fetchval(
+            positions = await connection.fetchval(
                 chain_function.CALL,
                 ADVISORY_LOCK_KEY,
                 GENESIS_HASH,
@@ -382,7 +342,7 @@ class AuditStore:
             self._writer = None  # broken, timed out or cancelled mid-call: never reuse it
             connection.terminate()
             raise
-        return [tail + position for position in rows.positions]
+        return list(positions)
 
     async def _writer_connection(self) -> asyncpg.Connection:
         if self._writer is None or self._writer.is_closed():

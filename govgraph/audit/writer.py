@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 
 import govgraph.tracing as tracing
@@ -101,8 +102,12 @@ class AuditWriter:
 
     async def record(self, record: AuditRecord) -> None:
         """Commit, or else journal: on return the record is durable either way."""
+        await self.record_begun(record, self.commit(record))
+
+    async def record_begun(self, record: AuditRecord, commit: Awaitable[None]) -> None:
+        """``record`` for a commit already under way."""
         try:
-            await self.commit(record)
+            await commit
         except AuditUnavailable:
             await asyncio.to_thread(self.journal.append, [record])
             logger.warning("audit store unavailable: record of request %s journaled", record.request_id)

@@ -41,6 +41,7 @@ from govgraph.plan.steps import (
     Selection,
     Step,
     Typename,
+    reads_one_level,
 )
 from govgraph.resolvers.context import RequestContext
 from govgraph.resolvers.entities import EntityLoader
@@ -68,7 +69,8 @@ def try_compile(
         )
     except Unsupported as unsupported:
         return None, f"{unsupported} is not covered by compiled plans"
-    return CompiledOperation(roots, collection.operation), None
+    one_level = len(roots) == 1 and isinstance(roots[0], RootLookup) and reads_one_level(roots[0].selection)
+    return CompiledOperation(roots, collection.operation, one_level), None
 
 
 class _Compiler:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -47,11 +47,14 @@ from govgraph.sources.base import Row
 
 Path = tuple[str | int, ...]
 
+PACE = 100
+"""Objects projected between two turns of the event loop while an audit commit is under way."""
+
 
 async def run(
     compiled: CompiledOperation, context: RequestContext
 ) -> tuple[dict[str, Any], list[GraphQLError]]:
-    runner = _Runner(context)
+    runner = _Runner(context, context.begin_audit if compiled.one_level else None)
     data: dict[str, Any] = {}
     await asyncio.gather(*(runner.root(root, data) for root in compiled.roots))
     ordered = {root.key: data[root.key] for root in compiled.roots}
@@ -89,11 +92,13 @@ class _ChecksRow:
 
 
 class _Runner:
-    def __init__(self, context: RequestContext) -> None:
+    def __init__(self, context: RequestContext, begin_audit: Callable[[], None] | None = None) -> None:
+        """``begin_audit``: for a plan that reads in one level, called once that level's rows are in."""
         self.context = context
         self.errors: list[GraphQLError] = []
         self.info = SimpleNamespace(context=context)
         self._conditions: dict[int, dict[str, Any] | GraphQLError] = {}
+        self._begin_audit = begin_audit
 
     async def root(self, root: Any, data: dict[str, Any]) -> None:
         key = root.key
@@ -201,6 +206,13 @@ class _Runner:
                     fetch.department,
                     [key for key, row in zip(keys, rows, strict=True) if row],
                 )
+        pace = 0
+        if self._begin_audit is not None:
+            # Every read of the request is done: its record is committed while the rows are projected, the
+            # projection stepping aside now and then so that the commit's statement is sent meanwhile.
+            begin, self._begin_audit = self._begin_audit, None
+            begin()
+            pace = PACE
         for rows in fetched:
             if isinstance(rows, BaseException) and not isinstance(rows, SourceUnavailable):
                 raise rows
@@ -233,6 +245,8 @@ class _Runner:
             for fetch, found in failures:
                 self._failed(fetch, base, found)
             objects.append(project(selection, key, rows, base, check_fills, pending))
+            if pace and index % pace == pace - 1:
+                await asyncio.sleep(0)
         return objects
 
     def _project(

@@ -190,3 +190,18 @@ class CompiledOperation:
     roots: tuple[Root, ...]
     document: Any
     """Held so that the nodes' identities the plan relies on outlive it."""
+    one_level: bool = False
+    """One root whose every read is in its first level (no references, lists or verify questions): once
+    that level's rows are in, the audit record is complete and its commit can start (``run.py``)."""
+
+
+def reads_one_level(selection: Selection) -> bool:
+    """Whether every department read of the selection happens in its own level."""
+    for step in selection.fields:
+        if isinstance(step, Reference | EntityList | ObjectList | Checks):
+            return False
+        if isinstance(step, ObjectValue) and not all(
+            isinstance(field, ObjectLeaf | Typename) for field in step.fields
+        ):
+            return False
+    return True

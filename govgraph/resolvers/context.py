@@ -84,6 +84,11 @@ class RequestContext:
     document_hash: str | None = None
     audit: Any = None
     """The ``AuditStore``, for the oversight queries."""
+    begin_audit: Any = None
+    """Set by the endpoint: builds the record and starts its commit, for a plan that knows its reads are done
+    before its rows are projected; the response still waits for the commit."""
+    audit_begun: Any = None
+    """``(record, commit task)`` once ``begin_audit`` has run (the task is ``None`` when no record is due)."""
 
     def touch(self, entity: str, department: str, keys: Any) -> None:
         self.touched.setdefault((entity, department), set()).update(keys)

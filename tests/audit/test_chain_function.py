@@ -137,3 +137,31 @@ async def test_a_changed_or_missing_function_is_put_back_at_start_up(database: s
             await again.close()
     finally:
         await connection.close()
+
+
+async def test_a_record_the_chain_holds_is_stored_once_with_its_index_and_usage(database: str) -> None:
+    """A commit that went through after its request journaled the record, then the journal's replay:
+    the second append of the same request leaves it out, in the same call that appends the others."""
+    store = store_at(database)
+    await store.open()
+    try:
+        late, other = record(1, ("110101199003071234",)), record(2, ("110101199208152467",))
+        assert await store.append([late]) == [1]
+        assert await store.append([late, other, other]) == [2], "only the new record, once"
+        assert await store.append([late], skip_recorded=True) == []
+        assert await store.verify() == (2, None)
+    finally:
+        await store.close()
+    connection = await asyncpg.connect(database)
+    try:
+        subjects = await connection.fetch(
+            "SELECT position, entity_keys FROM govgraph_audit_subjects ORDER BY 1"
+        )
+        usage = await connection.fetch("SELECT position FROM govgraph_audit_usage ORDER BY 1")
+    finally:
+        await connection.close()
+    assert [(row[0], list(row[1])) for row in subjects] == [
+        (1, ["110101199003071234"]),
+        (2, ["110101199208152467"]),
+    ]
+    assert [row[0] for row in usage] == [1, 2]
