@@ -47,6 +47,15 @@ async def served(demo_dir: Path, tmp_path: Path) -> AsyncIterator[tuple[Starlett
         yield app, client
 
 
+async def answered(client: httpx.AsyncClient, query: str, ids: list[str]) -> dict[str, Any]:
+    response = await client.post(
+        "/graphql", json={"query": query, "variables": {"ids": ids}}, headers=OFFICER
+    )
+    body = orjson.loads(response.content)
+    assert response.status_code == 200 and "errors" not in body, response.text[:500]
+    return body["data"]  # type: ignore[no-any-return]
+
+
 class Watch:
     """Counts projected objects, and what that count was each time a commit began and ended."""
 
@@ -77,10 +86,7 @@ async def test_a_one_level_list_commits_while_its_rows_are_projected(
     app, client = served
     ids = await person_ids(demo_dir, 300)
     watch = Watch(app, monkeypatch)
-    response = await client.post("/graphql", json={"query": LIST, "variables": {"ids": ids}}, headers=OFFICER)
-    body = orjson.loads(response.content)
-    assert response.status_code == 200 and "errors" not in body
-    assert len(body["data"]["persons"]) == 300
+    assert len((await answered(client, LIST, ids))["persons"]) == 300
     [began] = watch.at_commit
     assert began < 300, "the commit began while the rows were being projected"
     assert began <= watch.committed_at[0] <= 300
@@ -95,10 +101,7 @@ async def test_a_plan_reading_in_two_levels_commits_after_projecting(
     app, client = served
     ids = await person_ids(demo_dir, 50)
     watch = Watch(app, monkeypatch)
-    response = await client.post(
-        "/graphql", json={"query": TWO_LEVELS, "variables": {"ids": ids}}, headers=OFFICER
-    )
-    assert response.status_code == 200 and "errors" not in response.json()
+    await answered(client, TWO_LEVELS, ids)
     assert watch.at_commit == [watch.projected], "a later level may read more: the record waits for it"
 
 
