@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -56,7 +56,7 @@ async def run(
 ) -> tuple[dict[str, Any], list[GraphQLError]]:
     runner = _Runner(context, context.begin_audit if compiled.one_level else None)
     data: dict[str, Any] = {}
-    await asyncio.gather(*(runner.root(root, data) for root in compiled.roots))
+    await _together([runner.root(root, data) for root in compiled.roots])
     ordered = {root.key: data[root.key] for root in compiled.roots}
     return ordered, runner.errors
 
@@ -371,14 +371,19 @@ class _Runner:
         object_lists: dict[int, tuple[ObjectList, list[tuple[Any, dict[str, Any], Path]]]] = {}
         for step, key, holder, path in pending.object_lists:
             object_lists.setdefault(id(step), (step, []))[1].append((key, holder, path))
-        await asyncio.gather(
-            *(self._references(target, items, following) for target, items in pending.references.values()),
-            *(self._entity_lists(step, parents, following) for step, parents in entity_lists.values()),
-            *(self._object_lists(step, parents, following) for step, parents in object_lists.values()),
-            *(
-                self._answer(question, answer, holder, path)
-                for question, answer, holder, path in pending.answers
-            ),
+        await _together(
+            [
+                *(
+                    self._references(target, items, following)
+                    for target, items in pending.references.values()
+                ),
+                *(self._entity_lists(step, parents, following) for step, parents in entity_lists.values()),
+                *(self._object_lists(step, parents, following) for step, parents in object_lists.values()),
+                *(
+                    self._answer(question, answer, holder, path)
+                    for question, answer, holder, path in pending.answers
+                ),
+            ]
         )
         return following
 
@@ -479,7 +484,7 @@ class _Runner:
             with contextlib.suppress(Exception):
                 await loaders.lookups_of(step.department, step.table, step.match, columns, keys)
 
-        await asyncio.gather(*(one(step) for step in lookups))
+        await _together([one(step) for step in lookups])
 
     def _failed(self, fetch: DepartmentFetch, base: Path, error: SourceUnavailable) -> None:
         for fill in fetch.fills:
@@ -505,3 +510,10 @@ class _Runner:
 
     def error(self, error: BaseException, nodes: Any, path: Path) -> None:
         self.errors.append(located_error(error, list(nodes), list(path)))
+
+
+async def _together(work: list[Coroutine[Any, Any, Any]]) -> list[Any]:
+    """``asyncio.gather``, without a task for a single piece of work (the common case: one root, one list)."""
+    if len(work) == 1:
+        return [await work[0]]
+    return list(await asyncio.gather(*work))
