@@ -242,12 +242,12 @@ class GraphQLEndpoint(GraphQL):
             return set()
         if record is not None and not record.sensitive and not context.released:
             # Committed, or journaled: durable before release either way.
-            await (writer.record(record) if commit is None else writer.record_begun(record, commit))
+            await writer.record(record, commit)
             return set()
         try:
             if record is None:
                 raise AuditUnavailable()
-            await (writer.commit(record) if commit is None else commit)
+            await (commit or writer.commit(record))
         except AuditUnavailable:
             return self._withhold(context, data)
         return set()

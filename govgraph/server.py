@@ -171,13 +171,13 @@ def create_app(settings: Settings | None = None, *, environ: Mapping[str, str] |
         app.state.questions = _question_window(settings)
         if app.state.settle_heap:
             collector.settle()
-        app.state.source_reports = {}
-        source_check = check_at_startup(catalog, sources, settings, app.state.source_reports)
         app.state.change_receivers = (
             change_receivers(catalog, os.environ if environ is None else environ)
             if settings.subscriptions
             else {}
         )
+        app.state.source_reports = {}
+        source_check = check_at_startup(catalog, sources, settings, app.state.source_reports)
         events = await start_events(app, settings, catalog)
         app.state.events = events
         app.state.hub = events.hub if events else None

@@ -27,7 +27,6 @@ from typing import Any
 import asyncpg
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -320,21 +319,13 @@ class AuditStore:
         under ``_lock``): one call to ``chain_function``, lock to commit in one round trip, which every
         request of a group commit waits for. Records the chain holds already are left out."""
         connection = await self._writer_connection()
-        rows = _chained_rows(
-            _unique_unrecorded(records, set()), None
-        )  # ordinals from 1: the function places them
-        arguments = _columns_of(rows)
-        computed = {RECORD_COLUMNS.index(name) for name in chain_function.COMPUTED}
-        record_arguments = [
-            column for index, column in enumerate(arguments[: len(RECORD_COLUMNS)]) if index not in computed
-        ]
+        rows = _chained_rows(_unique_unrecorded(records, set()), None, chain=False)
         try:
             positions = await connection.fetchval(
                 chain_function.CALL,
                 ADVISORY_LOCK_KEY,
                 GENESIS_HASH,
-                *record_arguments,
-                *arguments[len(RECORD_COLUMNS) :],
+                *_call_arguments(rows),
             )
         except asyncpg.PostgresError:
             raise  # answered by the server, the call's own transaction rolled back: the connection is in step
@@ -676,14 +667,15 @@ class _ChainedRows:
     positions: list[int]
 
 
-def _chained_rows(records: Sequence[AuditRecord], last: Any) -> _ChainedRows:
-    """The rows that extend the chain after ``last`` (its final position and hash, or None)."""
+def _chained_rows(records: Sequence[AuditRecord], last: Any, *, chain: bool = True) -> _ChainedRows:
+    """The rows that extend the chain after ``last`` (its final position and hash, or None). ``chain=False``:
+    numbered from 1 and left unchained, for PostgreSQL's chain function to place and chain."""
     position, previous = (last[0], last[1]) if last else (0, GENESIS_HASH)
     rows = _ChainedRows([], [], [], [])
     for record in records:
         position += 1
         record_content_hash = content_hash(record)
-        record_hash = chain_hash(previous, record_content_hash, position)
+        record_hash = chain_hash(previous, record_content_hash, position) if chain else ""
         rows.records.append(_record_row(position, record, record_content_hash, previous, record_hash))
         rows.entities.extend(_entity_rows(position, record))
         rows.usage.extend(_usage_rows(position, record))
@@ -701,40 +693,13 @@ def _unique_unrecorded(records: Sequence[AuditRecord], recorded: set[str]) -> li
     return list(unique.values())
 
 
-RECORD_COLUMNS = tuple(column.name for column in audit_records.columns)
-USAGE_COLUMNS = tuple(column.name for column in audit_usage.columns)
-
-
-def _arrays(table: sa.Table, columns: Sequence[str], first: int) -> str:
-    """Placeholders for one array per column, from ``first`` on, typed as the table's columns are."""
-    return ", ".join(
-        f"${first + index}::{table.c[column].type.compile(dialect=postgresql.dialect())}[]"
-        for index, column in enumerate(columns)
-    )
-
-
-_ENTITIES_AT = len(RECORD_COLUMNS) + 1
-APPEND_ROWS = (
-    f"WITH chained AS (INSERT INTO {audit_records.name} ({', '.join(RECORD_COLUMNS)}) "
-    f"SELECT * FROM unnest({_arrays(audit_records, RECORD_COLUMNS, 1)})), "
-    f"subjects AS (INSERT INTO {audit_subjects.name} (position, entity_type, entity_keys) "
-    "SELECT (read->>0)::bigint, read->>1, ARRAY(SELECT jsonb_array_elements_text(read->2)) "
-    f"FROM jsonb_array_elements(${_ENTITIES_AT}::jsonb) AS read), "
-    f"metered AS (INSERT INTO {audit_usage.name} ({', '.join(USAGE_COLUMNS)}) "
-    f"SELECT * FROM unnest({_arrays(audit_usage, USAGE_COLUMNS, _ENTITIES_AT + 1)})) "
-    "SELECT 1"
-)
-"""PostgreSQL: a batch's records, entity index and usage rows in one statement. Records and usage
-rows go as one array per column; the entity index as JSON ``[[position, type, [keys]], ...]``,
-which PostgreSQL takes apart faster than arrays of ten thousand keys (5.6 ms against 15)."""
-
-
-def _columns_of(rows: _ChainedRows) -> list[Any]:
-    """The arguments of ``APPEND_ROWS``."""
-    records = [[row[column] for row in rows.records] for column in RECORD_COLUMNS]
-    subjects = orjson.dumps(rows.entities)
-    usage = [[row[column] for row in rows.usage] for column in USAGE_COLUMNS]
-    return [*records, subjects.decode(), *usage]
+def _call_arguments(rows: _ChainedRows) -> list[Any]:
+    """The arguments of ``chain_function.CALL`` after the lock key and the genesis hash: one array per record
+    argument, the entity index as JSON ``[[ordinal, type, [keys]], ...]`` (PostgreSQL takes it apart faster
+    than arrays of ten thousand keys: 5.6 ms against 15), one array per usage column."""
+    records = [[row[column] for row in rows.records] for column in chain_function.RECORD_ARGUMENTS]
+    usage = [[row[column] for row in rows.usage] for column in chain_function.USAGE_COLUMNS]
+    return [*records, orjson.dumps(rows.entities).decode(), *usage]
 
 
 def _entity_rows(position: int, record: AuditRecord) -> list[tuple[int, str, list[str]]]:

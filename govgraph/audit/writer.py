@@ -100,14 +100,11 @@ class AuditWriter:
             future.cancel()  # not yet taken into a batch: it never will be
             raise AuditUnavailable() from None
 
-    async def record(self, record: AuditRecord) -> None:
-        """Commit, or else journal: on return the record is durable either way."""
-        await self.record_begun(record, self.commit(record))
-
-    async def record_begun(self, record: AuditRecord, commit: Awaitable[None]) -> None:
-        """``record`` for a commit already under way."""
+    async def record(self, record: AuditRecord, commit: Awaitable[None] | None = None) -> None:
+        """Commit (or wait for ``commit``, one already under way), or else journal: on return the record is
+        durable either way."""
         try:
-            await commit
+            await (commit or self.commit(record))
         except AuditUnavailable:
             await asyncio.to_thread(self.journal.append, [record])
             logger.warning("audit store unavailable: record of request %s journaled", record.request_id)

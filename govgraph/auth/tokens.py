@@ -60,7 +60,8 @@ class TokenVerifier:
         self._secret = secret
         self._public_key = public_key
         self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300) if jwks_url else None
-        self._verified: OrderedDict[str, tuple[Principal, float, float]] = OrderedDict()
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        """Token → its principal and when it was verified."""
 
     async def verify_async(self, token: str) -> Principal:
         """``verify``, off the event loop when keys may have to be fetched from the JWKS URL."""
@@ -76,9 +77,10 @@ class TokenVerifier:
         known = self._verified.get(token)
         if known is None:
             return None
-        principal, expires, verified_at = known
+        principal, verified_at = known
         now = time.time()
-        if now >= expires or now - verified_at > REMEMBER_SECONDS:
+        expires = principal.expires_at
+        if expires is None or now >= expires or now - verified_at > REMEMBER_SECONDS:
             del self._verified[token]
             return None
         return principal
@@ -88,13 +90,13 @@ class TokenVerifier:
         known = self._remembered(token)
         if known is not None:
             return known
-        principal, expires = self._verify(token)
-        self._verified[token] = (principal, expires, time.time())
+        principal = self._verify(token)
+        self._verified[token] = (principal, time.time())
         while len(self._verified) > REMEMBERED_TOKENS:
             self._verified.popitem(last=False)
         return principal
 
-    def _verify(self, token: str) -> tuple[Principal, float]:
+    def _verify(self, token: str) -> Principal:
         claims = self._decode(token)
         subject = claims["sub"]
         if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT or not subject.isprintable():
@@ -114,16 +116,14 @@ class TokenVerifier:
         purpose = claims.get("purpose")
         if purpose is not None and (not isinstance(purpose, str) or not _NAME.fullmatch(purpose)):
             raise Unauthenticated("claim purpose must be a purpose name")
-        expires = float(claims["exp"]) + self.leeway
-        principal = Principal(
+        return Principal(
             subject=subject,
             department=department,
             roles=tuple(roles),
             purpose=purpose,
             authenticated=True,
-            expires_at=expires,
+            expires_at=float(claims["exp"]) + self.leeway,
         )
-        return principal, expires
 
     def _decode(self, token: str) -> dict[str, Any]:
         options = {"require": ["exp", "sub"], "verify_aud": self.audience is not None}

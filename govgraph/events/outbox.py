@@ -160,7 +160,7 @@ class Outbox:
         self, url: str, *, pool_size: int = POOL_SIZE, timeout: float = 5.0, connect_timeout: float = 5.0
     ) -> None:
         self._url = url
-        self._postgres = url.startswith("postgresql")
+        self.postgres = url.startswith("postgresql")
         self.pool_size = pool_size
         self.timeout = timeout
         self.connect_timeout = connect_timeout
@@ -171,7 +171,7 @@ class Outbox:
         """Make the engine and, if the store answers, the tables. A store down now is tried again on first use;
         with ``retry_later=False`` (a command that stops at the first problem) it raises ``AuditStoreError``."""
         options: dict[str, Any] = {"connect_args": {"timeout": self.connect_timeout}}
-        if self._postgres:
+        if self.postgres:
             options.update(
                 pool_size=self.pool_size,
                 max_overflow=0,
@@ -179,7 +179,7 @@ class Outbox:
                 connect_args={"timeout": self.connect_timeout, "command_timeout": self.timeout},
             )
         self._engine = create_async_engine(self._url, **options)
-        if not self._postgres:
+        if not self.postgres:
             sa.event.listen(self._engine.sync_engine, "connect", write_ahead_log("outbox"))
         try:
             await self._migrate()
@@ -195,9 +195,9 @@ class Outbox:
             self._ready = False
 
     @contextlib.asynccontextmanager
-    async def _connection(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
+    async def connection(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
         """A connection (in a transaction committed at the end when ``write``), tables made first; any failure
-        of the store is ``AuditStoreError`` in the driver's scrubbed words."""
+        of the store is ``AuditStoreError`` in the driver's scrubbed words. ``inbox.py`` uses it too."""
         if self._engine is None:
             raise AuditStoreError("the outbox is not open")
         if not self._ready:
@@ -217,7 +217,7 @@ class Outbox:
             raise AuditStoreError("the outbox is not open")
         try:
             async with self._engine.connect() as connection:
-                if self._postgres:
+                if self.postgres:
                     # Processes starting together: CREATE TABLE IF NOT EXISTS alone can still collide there.
                     await connection.execute(sa.select(sa.func.pg_advisory_lock(MIGRATION_LOCK_KEY)))
                 try:
@@ -227,7 +227,7 @@ class Outbox:
                             await connection.execute(sa.schema.CreateIndex(index, if_not_exists=True))
                     await connection.commit()
                 finally:
-                    if self._postgres:
+                    if self.postgres:
                         await connection.rollback()  # a failed statement would refuse the unlock
                         await connection.execute(sa.select(sa.func.pg_advisory_unlock(MIGRATION_LOCK_KEY)))
                         await connection.commit()
@@ -235,27 +235,14 @@ class Outbox:
             raise AuditStoreError(describe(error)) from None
         self._ready = True
 
-    def _insert(self, table: sa.Table) -> Any:
-        return (postgresql if self._postgres else sqlite).insert(table)
-
-    # For the other tables kept beside the outbox (``inbox.py``)
-
-    @property
-    def postgres(self) -> bool:
-        return self._postgres
-
     def insert(self, table: sa.Table) -> Any:
-        """An INSERT of the store's dialect, with ``on_conflict_do_nothing``."""
-        return self._insert(table)
-
-    def connection(self, *, write: bool) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
-        """As the outbox's own statements get it: failures are ``AuditStoreError``, tables made first."""
-        return self._connection(write=write)
+        """An INSERT of the store's dialect, with ``on_conflict_do_nothing`` (``inbox.py`` uses it too)."""
+        return (postgresql if self.postgres else sqlite).insert(table)
 
     # Registrations
 
     async def register(self, registration: Registration) -> None:
-        async with self._connection(write=True) as connection:
+        async with self.connection(write=True) as connection:
             await connection.execute(sa.insert(subscriptions).values(_registration_row(registration)))
 
     async def registrations(self, active_only: bool = False) -> list[Registration]:
@@ -263,12 +250,12 @@ class Outbox:
         statement = sa.select(subscriptions).order_by(subscriptions.c.created_at, subscriptions.c.id)
         if active_only:
             statement = statement.where(subscriptions.c.state == "active")
-        async with self._connection(write=False) as connection:
+        async with self.connection(write=False) as connection:
             rows = (await connection.execute(statement)).mappings().all()
         return [_registration(row) for row in rows]
 
     async def get(self, id: str) -> Registration | None:
-        async with self._connection(write=False) as connection:
+        async with self.connection(write=False) as connection:
             row = (
                 (await connection.execute(sa.select(subscriptions).where(subscriptions.c.id == id)))
                 .mappings()
@@ -281,7 +268,7 @@ class Outbox:
         kept, and go out on resume."""
         if state not in ("active", "paused"):
             raise ValueError(f"a registration is active or paused, not {state!r}")
-        async with self._connection(write=True) as connection:
+        async with self.connection(write=True) as connection:
             result = await connection.execute(
                 sa.update(subscriptions).where(subscriptions.c.id == id).values(state=state)
             )
@@ -289,7 +276,7 @@ class Outbox:
 
     async def remove(self, id: str) -> bool:
         """The registration and every delivery it is owed; ``False`` when there is no such registration."""
-        async with self._connection(write=True) as connection:
+        async with self.connection(write=True) as connection:
             await connection.execute(sa.delete(outbox).where(outbox.c.registration_id == id))
             result = await connection.execute(sa.delete(subscriptions).where(subscriptions.c.id == id))
         return result.rowcount > 0
@@ -298,7 +285,7 @@ class Outbox:
 
     async def cursor(self, department: str) -> int | None:
         """The last change of ``department`` whose deliveries are committed (``None``: none yet)."""
-        async with self._connection(write=False) as connection:
+        async with self.connection(write=False) as connection:
             after = (
                 await connection.execute(
                     sa.select(event_cursors.c.after).where(event_cursors.c.department == department)
@@ -309,8 +296,8 @@ class Outbox:
     async def begin_at(self, department: str, after: int) -> int:
         """Fix where ``department``'s deliveries start, if nothing has yet: the cursor, from now on durable,
         so that a change made while govgraph is down is still read when it starts again."""
-        start = self._insert(event_cursors).values(department=department, after=after)
-        async with self._connection(write=True) as connection:
+        start = self.insert(event_cursors).values(department=department, after=after)
+        async with self.connection(write=True) as connection:
             await connection.execute(
                 start.on_conflict_do_nothing(index_elements=[event_cursors.c.department])
             )
@@ -350,7 +337,7 @@ class Outbox:
             }
             for registration_id, fields in changed_fields_by_registration.items()
         ]
-        advance = self._insert(event_cursors).values(department=department, after=change_id)
+        advance = self.insert(event_cursors).values(department=department, after=change_id)
         advance = advance.on_conflict_do_update(
             index_elements=[event_cursors.c.department],
             set_={
@@ -360,10 +347,10 @@ class Outbox:
                 )
             },
         )
-        async with self._connection(write=True) as connection:
+        async with self.connection(write=True) as connection:
             if rows:
                 await connection.execute(
-                    self._insert(outbox).on_conflict_do_nothing(
+                    self.insert(outbox).on_conflict_do_nothing(
                         index_elements=[outbox.c.registration_id, outbox.c.department, outbox.c.change_id]
                     ),
                     rows,
@@ -382,14 +369,14 @@ class Outbox:
             "lease_holder": holder,
         }
         candidates = self._candidates(moment, limit)
-        if self._postgres:
+        if self.postgres:
             return await self._claim_postgresql(candidates, leased)
         return await self._claim_sqlite(candidates, leased, moment)
 
     async def _claim_postgresql(
         self, candidates: sa.Select[Any], leased: dict[str, str]
     ) -> list[PendingDelivery]:
-        async with self._connection(write=True) as connection:
+        async with self.connection(write=True) as connection:
             # Claims take turns: one running beside another would not see its leases yet, and could hand out a
             # registration's next delivery while the one before it is being leased.
             await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(CLAIM_LOCK_KEY)))
@@ -406,13 +393,13 @@ class Outbox:
     ) -> list[PendingDelivery]:
         """Read, then lease row by row in one write transaction, each lease conditional on the row being as it
         was read; a registration whose row changed in between yields nothing more this time."""
-        async with self._connection(write=False) as connection:
+        async with self.connection(write=False) as connection:
             rows = (await connection.execute(candidates)).mappings().all()
         if not rows:
             return []
         claimed: list[PendingDelivery] = []
         stopped: set[str] = set()
-        async with self._connection(write=True) as connection:
+        async with self.connection(write=True) as connection:
             for row in rows:
                 if row["registration_id"] in stopped:
                     continue
@@ -459,7 +446,7 @@ class Outbox:
         ids = list(ids)
         if not ids:
             return
-        async with self._connection(write=True) as connection:
+        async with self.connection(write=True) as connection:
             await connection.execute(
                 sa.update(outbox)
                 .where(outbox.c.id.in_(ids), outbox.c.lease_holder == holder, outbox.c.state == "pending")
@@ -499,7 +486,7 @@ class Outbox:
         statement = sa.update(outbox).where(outbox.c.id == id, outbox.c.state == "pending")
         if holder is not None:
             statement = statement.where(outbox.c.lease_holder == holder)
-        async with self._connection(write=True) as connection:
+        async with self.connection(write=True) as connection:
             await connection.execute(
                 statement.values(
                     attempts=outbox.c.attempts + 1, leased_until=None, lease_holder=None, **values
@@ -510,7 +497,7 @@ class Outbox:
         """Put a registration's delivered and failed deliveries of changes at or after ``from_`` (ISO 8601)
         back to pending, due now, with their attempts reset; how many."""
         since = parse_utc(from_)
-        async with self._connection(write=True) as connection:
+        async with self.connection(write=True) as connection:
             result = await connection.execute(
                 sa.update(outbox)
                 .where(
@@ -536,7 +523,7 @@ class Outbox:
         statement = sa.select(outbox).order_by(outbox.c.id.desc()).limit(limit)
         if registration_id is not None:
             statement = statement.where(outbox.c.registration_id == registration_id)
-        async with self._connection(write=False) as connection:
+        async with self.connection(write=False) as connection:
             rows = (await connection.execute(statement)).mappings().all()
         return [
             DeliveryStatus(
@@ -556,7 +543,7 @@ class Outbox:
         statement = sa.select(outbox.c.registration_id, outbox.c.state, sa.func.count()).group_by(
             outbox.c.registration_id, outbox.c.state
         )
-        async with self._connection(write=False) as connection:
+        async with self.connection(write=False) as connection:
             rows = (await connection.execute(statement)).all()
         counted: dict[str, dict[str, int]] = {}
         for registration_id, state, count in rows:

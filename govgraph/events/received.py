@@ -132,7 +132,8 @@ def _change(tables: Mapping[str, ReportedTable], where: str, item: Any, received
         moment = datetime.datetime.fromisoformat(at)
     except ValueError:
         raise ChangesRejected(f"{where}.at must be an ISO 8601 time such as 2026-12-03T10:00:00Z") from None
-    ordered = tuple(column for column in table.columns if column in set(columns))
+    named = set(columns)
+    ordered = tuple(column for column in table.columns if column in named)
     return ReceivedChange(entity, key, ordered, _millis(moment))
 
 

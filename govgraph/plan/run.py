@@ -56,7 +56,7 @@ async def run(
 ) -> tuple[dict[str, Any], list[GraphQLError]]:
     runner = _Runner(context, context.begin_audit if compiled.one_level else None)
     data: dict[str, Any] = {}
-    await _together([runner.root(root, data) for root in compiled.roots])
+    await _all([runner.root(root, data) for root in compiled.roots])
     ordered = {root.key: data[root.key] for root in compiled.roots}
     return ordered, runner.errors
 
@@ -371,7 +371,7 @@ class _Runner:
         object_lists: dict[int, tuple[ObjectList, list[tuple[Any, dict[str, Any], Path]]]] = {}
         for step, key, holder, path in pending.object_lists:
             object_lists.setdefault(id(step), (step, []))[1].append((key, holder, path))
-        await _together(
+        await _all(
             [
                 *(
                     self._references(target, items, following)
@@ -484,7 +484,7 @@ class _Runner:
             with contextlib.suppress(Exception):
                 await loaders.lookups_of(step.department, step.table, step.match, columns, keys)
 
-        await _together([one(step) for step in lookups])
+        await _all([one(step) for step in lookups])
 
     def _failed(self, fetch: DepartmentFetch, base: Path, error: SourceUnavailable) -> None:
         for fill in fetch.fills:
@@ -512,7 +512,7 @@ class _Runner:
         self.errors.append(located_error(error, list(nodes), list(path)))
 
 
-async def _together(work: list[Coroutine[Any, Any, Any]]) -> list[Any]:
+async def _all(work: list[Coroutine[Any, Any, Any]]) -> list[Any]:
     """``asyncio.gather``, without a task for a single piece of work (the common case: one root, one list)."""
     if len(work) == 1:
         return [await work[0]]

@@ -110,7 +110,7 @@ class SqlSource:
         statement = self._keyed(table, key_column, columns, ordered=False)
         rows = await self._run(statement.fetch, keys)
         found = Rows(columns=statement.columns)
-        found.update({row[key_column]: row for row in rows})
+        found.update((row[key_column], row) for row in rows)
         return found
 
     async def lookup(

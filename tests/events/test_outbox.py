@@ -149,7 +149,7 @@ async def test_the_cursor_moves_only_with_the_deliveries_it_covers(box: Outbox) 
     subscriber = registration()
     await box.register(subscriber)
     await enqueue(box, 5, subscriber)
-    async with box._connection(write=True) as connection:
+    async with box.connection(write=True) as connection:
         # The deliveries' insert now fails inside the transaction that would move the cursor.
         await connection.execute(sa.text(f"ALTER TABLE {outbox.name} RENAME TO govgraph_outbox_away"))
 
@@ -249,7 +249,7 @@ async def test_a_registration_waits_for_its_oldest_delivery(box: Outbox) -> None
     [status] = [item for item in await box.deliveries(slow.id) if item.delivery.change_id == 1]
     assert (status.delivery.attempts, status.last_status, status.last_error) == (1, 503, "HTTP 503")
 
-    async with box._connection(write=True) as connection:  # its retry comes due
+    async with box.connection(write=True) as connection:  # its retry comes due
         await connection.execute(
             sa.update(outbox).where(outbox.c.id == first_of_slow.id).values(next_attempt_at="2000-01-01")
         )
