@@ -112,14 +112,17 @@ class GraphQLEndpoint(GraphQL):
             or bool(request.scope.get("state", {}).get("router_credential")),
             hide_suggestions=self.production,
             questions=getattr(request.app.state, "questions", None),
-            request=request,
             response=response,
             audit=getattr(request.app.state, "audit_store", None),
         )
         request.state.govgraph = context
         writer: AuditWriter | None = getattr(request.app.state, "audit_writer", None)
         if writer is not None and not delivery and isinstance(request, Request):
-            context.begin_audit = functools.partial(self._begin_audit, writer, context, request)
+            # Bound to the writer and the client's address, not to the request: the context is in the
+            # request's state, and a reference back would keep every request's rows for the cyclic collector.
+            context.begin_audit = functools.partial(
+                self._begin_audit, writer, request.client.host if request.client else None
+            )
         if isinstance(response, Response):
             response.graphql_response_json = accepts_graphql_response(request.headers)  # type: ignore[attr-defined]
         return context
@@ -252,10 +255,10 @@ class GraphQLEndpoint(GraphQL):
             return self._withhold(context, data)
         return set()
 
-    def _begin_audit(self, writer: AuditWriter, context: RequestContext, request: Request) -> None:
+    def _begin_audit(self, writer: AuditWriter, client: str | None, context: RequestContext) -> None:
         """The record as the reads left it, its commit started; ``_record`` waits for it before release."""
         context.served_from = context.loaders.freshness.served_from()
-        record = build_record(context, self.catalog, request.client.host if request.client else None)
+        record = build_record(context, self.catalog, client)
         commit = None if record is None else asyncio.ensure_future(writer.commit(record))
         if commit is not None:
             commit.add_done_callback(_retrieved)

@@ -108,7 +108,12 @@ class GovgraphExecutor(Executor):
         return prepared.compiled
 
     async def _run_compiled(self, compiled: CompiledOperation, context: RequestContext) -> ExecutionResult:
-        data, errors = await run(compiled, context)
+        try:
+            data, errors = await run(compiled, context)
+        finally:
+            # graphql-core's helpers hold this executor's bound methods: a cycle that would keep the
+            # request (its rows, its response) alive until the cyclic collector ran. The query is done.
+            del self.async_helpers
         return ExecutionResult(data, errors or None)
 
     def collect_subfields(

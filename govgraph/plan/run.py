@@ -92,7 +92,9 @@ class _ChecksRow:
 
 
 class _Runner:
-    def __init__(self, context: RequestContext, begin_audit: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, context: RequestContext, begin_audit: Callable[[RequestContext], None] | None = None
+    ) -> None:
         """``begin_audit``: for a plan that reads in one level, called once that level's rows are in."""
         self.context = context
         self.errors: list[GraphQLError] = []
@@ -211,7 +213,7 @@ class _Runner:
             # Every read of the request is done: its record is committed while the rows are projected, the
             # projection stepping aside now and then so that the commit's statement is sent meanwhile.
             begin, self._begin_audit = self._begin_audit, None
-            begin()
+            begin(self.context)
             pace = PACE
         for rows in fetched:
             if isinstance(rows, BaseException) and not isinstance(rows, SourceUnavailable):

@@ -52,8 +52,9 @@ class RequestContext:
     """No "Did you mean ..." in any message (production)."""
     questions: Any = None
     """The ``QuestionWindow`` that budgets verify-only questions across requests."""
-    request: Any = None
     response: Any = None
+    """The response the endpoint finishes (its Cache-Control). No request: the context lives in the
+    request's state, and a reference back would make each request a cycle for the garbage collector."""
     cache_note: str | None = None
     """Why the client's Cache-Control was not fully honoured, if it wasn't."""
     collection: Any = None
