@@ -11,10 +11,16 @@ hash, not the response encoder.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 MAX_JSON_DEPTH = 32
+
+_LONG_DIGITS = re.compile(r"[0-9]{19}")
+"""An integer this long may pass 64 bits, which orjson reads as a float and json.loads as an int."""
 
 
 class BadRequest(Exception):
@@ -25,6 +31,11 @@ class BadRequest(Exception):
 
 def parse_json(text: bytes | str, what: str) -> Any:
     plain = _plainly_within_limits(text)
+    if plain is not None and _LONG_DIGITS.search(plain) is None:
+        try:
+            return orjson.loads(plain)
+        except orjson.JSONDecodeError:
+            pass  # NaN, Infinity, or not JSON at all: json.loads decides, as for any other text
     try:
         value = json.loads(plain if plain is not None else text)
     except RecursionError:
