@@ -27,6 +27,7 @@ from graphql.pyutils import AwaitableOrValue, Path, Undefined
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from govgraph.errors import GovgraphError
+from govgraph.operation import variables
 from govgraph.operation.collection import FieldCollection
 from govgraph.operation.prepare import apply, prepare_operation
 from govgraph.operation.prepared import Prepared
@@ -34,6 +35,8 @@ from govgraph.plan.compile import compile_operation
 from govgraph.plan.run import run
 from govgraph.plan.steps import CompiledOperation
 from govgraph.resolvers.context import RequestContext
+
+variables.install()
 
 
 class GovgraphExecutor(Executor):
