@@ -22,6 +22,7 @@ from graphql.type.scalars import serialize_boolean, serialize_string
 
 from govgraph.catalog.model import Catalog, ObjectType
 from govgraph.operation.collection import FieldCollection, SelectedField
+from govgraph.plan.projector import leaf_projector
 from govgraph.plan.steps import (
     Checks,
     CompiledOperation,
@@ -214,7 +215,7 @@ class _Compiler:
                 )
             else:
                 raise Unsupported(f"{entity_name}.{name}")
-        return Selection(entity_name, plan, tuple(steps))
+        return Selection(entity_name, plan, tuple(steps), leaf_projector(steps))
 
     def _checks(self, entity_name: str, holder: SelectedField) -> Checks:
         checks_type = self._object_type(f"{entity_name}Checks")

@@ -23,6 +23,7 @@ from typing import Any
 from graphql import GraphQLError, located_error
 
 from govgraph.errors import BadUserInput, Forbidden, SourceUnavailable
+from govgraph.plan.projector import Projector
 from govgraph.plan.steps import (
     Checks,
     CompiledOperation,
@@ -233,6 +234,7 @@ class _Runner:
         home = found_rows[0]
         single = len(found_rows) == 1
         project = self._project
+        projector = selection.projector
         objects: list[Any] = []
         for index, key in enumerate(keys):
             if home is not None and home[index] is None:
@@ -246,10 +248,22 @@ class _Runner:
             )
             for fetch, found in failures:
                 self._failed(fetch, base, found)
-            objects.append(project(selection, key, rows, base, check_fills, pending))
+            if projector is None:
+                objects.append(project(selection, key, rows, base, check_fills, pending))
+            else:
+                objects.append(self._project_scalars(projector, selection, key, rows, base))
             if pace and index % pace == pace - 1:
                 await asyncio.sleep(0)
         return objects
+
+    def _project_scalars(
+        self, projector: Projector, selection: Selection, key: Any, rows: list[Row | None], base: Path
+    ) -> dict[str, Any]:
+        try:
+            return projector(rows, base, self.context.released)
+        except Exception:
+            # A value that does not serialize: step by step, so that its error is recorded where it belongs.
+            return self._project(selection, key, rows, base, [], _Pending())
 
     def _project(
         self,

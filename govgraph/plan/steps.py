@@ -152,6 +152,8 @@ class Selection:
     entity: str
     plan: SelectionPlan
     fields: tuple[Step, ...]
+    projector: Callable[..., dict[str, Any]] | None = None
+    """For scalars only: ``fields`` made into one function (``projector.py``)."""
 
     @property
     def lookups(self) -> tuple[EntityList | ObjectList, ...]:

@@ -1,0 +1,110 @@
+"""A selection of scalars projected by its own function answers as the step-by-step projection does: the
+same object (down to each value's type), the same errors at the same paths, the same released paths, over a
+generated corpus of steps (masks, serializers that fail, several departments, protected fields) and rows
+(missing rows, null values, values of the wrong type)."""
+
+from __future__ import annotations
+
+import datetime
+import random
+from types import SimpleNamespace
+from typing import Any
+
+from govgraph.errors import Forbidden
+from govgraph.plan.projector import leaf_projector
+from govgraph.plan.run import _Pending, _Runner
+from govgraph.plan.steps import Denied, Leaf, Selection, Typename
+
+
+def iso(value: Any) -> str:
+    return value.isoformat()  # AttributeError for anything but a date: a value that does not serialize
+
+
+def masked(value: Any) -> str:
+    return value[:2] + "**"  # TypeError for a number: a mask that fails fails either way
+
+
+def no_longer(value: Any) -> None:
+    return None
+
+
+SERIALIZERS = [(str, str), (iso, None), (int, int), (float, float), (bool, bool)]
+TRANSFORMS = [None, None, None, masked, len, no_longer]
+VALUES = ["110101194001142613", "闫刚秀", "", 0, 7, 2.5, True, None, None, datetime.date(1940, 1, 14), "abc"]
+
+
+def steps_and_rows(rng: random.Random) -> tuple[list[Any], list[Any]]:
+    fetches = rng.randint(1, 3)
+    steps: list[Any] = []
+    for index in range(rng.randint(1, 7)):
+        if rng.random() < 0.1:
+            steps.append(Typename(f"t{index}", "Person"))
+            continue
+        serialize, plain = rng.choice(SERIALIZERS)
+        steps.append(
+            Leaf(
+                f"k{index}",
+                f"field{index}",
+                rng.randrange(fetches),
+                f"c{index}",
+                rng.choice(TRANSFORMS),
+                serialize,
+                plain,
+                rng.random() < 0.4,
+                (),
+            )
+        )
+    rows: list[Any] = []
+    for _ in range(fetches):
+        if rng.random() < 0.15:
+            rows.append(None)
+        else:
+            rows.append({f"c{index}": rng.choice(VALUES) for index in range(len(steps))})
+    return steps, rows
+
+
+def outcome(selection: Selection, rows: list[Any], base: tuple[Any, ...], *, scalars: bool) -> Any:
+    runner = _Runner(SimpleNamespace(released=[]))  # type: ignore[arg-type]
+    try:
+        if scalars:
+            assert selection.projector is not None
+            value = runner._project_scalars(selection.projector, selection, "k", rows, base)
+        else:
+            value = runner._project(selection, "k", rows, base, [], _Pending())
+    except Exception as error:
+        return ("raised", type(error).__name__)
+    errors = [(error.message, error.path) for error in runner.errors]
+    return (repr(value), errors, sorted(map(repr, runner.context.released)))
+
+
+def test_the_scalar_function_answers_as_the_steps_do() -> None:
+    rng = random.Random(20261203)
+    errors = raised = 0
+    for _ in range(3000):
+        steps, rows = steps_and_rows(rng)
+        selection = Selection("Person", None, tuple(steps), leaf_projector(steps))  # type: ignore[arg-type]
+        base = ("persons", rng.randrange(1000))
+        fast = outcome(selection, rows, base, scalars=True)
+        assert fast == outcome(selection, rows, base, scalars=False), (steps, rows)
+        raised += fast[0] == "raised"
+        errors += fast[0] != "raised" and bool(fast[1])
+    assert errors > 200, "the corpus has values that do not serialize"
+    assert raised > 50, "and masks that fail"
+
+
+def test_a_selection_with_anything_but_scalars_keeps_the_steps() -> None:
+    leaf = Leaf("name", "name", 0, "full_name", None, str, str, False, ())
+    denied = Denied("income", Forbidden("Person.annualIncome", "denied"), ())
+    assert leaf_projector([leaf]) is not None
+    assert leaf_projector([leaf, denied]) is None
+    assert leaf_projector([]) is None
+
+
+def test_nothing_a_client_writes_reaches_the_function_source() -> None:
+    hostile = 'x"}; import os; os.system("true"); {"'
+    leaf = Leaf(hostile, hostile, 0, hostile, None, str, str, True, ())
+    projector = leaf_projector([leaf])
+    assert projector is not None
+    released: list[Any] = []
+    assert projector([{hostile: "value"}], ("persons", 0), released) == {hostile: "value"}
+    assert released == [("persons", 0, hostile)]
