@@ -14,19 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
 MAX_JSON_DEPTH = 32
-
-_DIGITS_AS_ONES = bytes(0x31 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
-_LONG_RUN = b"1" * 19
-
-
-def _long_digit_run(raw: bytes) -> bool:
-    """19 digits in a row somewhere: an integer that may pass 64 bits, which orjson would read as a float
-    and json.loads as an int. (A translate and a substring search: a regular expression takes 30 times as
-    long over a thousand 18-digit ID numbers.)"""
-    return _LONG_RUN in raw.translate(_DIGITS_AS_ONES)
 
 
 class BadRequest(Exception):
@@ -37,11 +25,6 @@ class BadRequest(Exception):
 
 def parse_json(text: bytes | str, what: str) -> Any:
     plain = _plainly_within_limits(text)
-    if plain is not None and not _long_digit_run(text if isinstance(text, bytes) else plain.encode()):
-        try:
-            return orjson.loads(plain)
-        except orjson.JSONDecodeError:
-            pass  # NaN, Infinity, or not JSON at all: json.loads decides, as for any other text
     try:
         value = json.loads(plain if plain is not None else text)
     except RecursionError:

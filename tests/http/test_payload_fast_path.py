@@ -1,5 +1,5 @@
-"""The request parser's shortcut (orjson and no walk for plainly small, plainly valid text) agrees with
-json.loads and the full walk, down to the type of every number."""
+"""The request parser's shortcut (no walk for plainly small, plainly valid text) agrees with the full walk,
+down to the type of every number."""
 
 from __future__ import annotations
 
@@ -97,4 +97,4 @@ def test_the_shortcut_answers_as_the_walk_does() -> None:
     assert disagreements == []
     assert len(texts) > 800
     quick = [text for text in texts if _plainly_within_limits(text) is not None]
-    assert len(quick) > 200, "the corpus reaches the shortcut (orjson, no walk) often"
+    assert len(quick) > 200, "the corpus reaches the shortcut often"
