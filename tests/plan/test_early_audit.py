@@ -4,7 +4,6 @@ path withholds."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -32,19 +31,6 @@ async def person_ids(demo_dir: Path, count: int) -> list[str]:
             sa.text("SELECT resident_id FROM residents ORDER BY resident_id LIMIT :n"), {"n": count}
         )
         return [row[0] for row in rows]
-
-
-@pytest.fixture
-async def served(demo_dir: Path, tmp_path: Path) -> AsyncIterator[tuple[Starlette, httpx.AsyncClient]]:
-    settings = Settings(
-        audit_url=f"sqlite+aiosqlite:///{tmp_path}/audit.db", audit_spool=tmp_path / "spool.jsonl"
-    )
-    app = create_app(settings, environ={"GOVGRAPH_DEMO_DIR": str(demo_dir)})
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
-    ):
-        yield app, client
 
 
 async def answered(client: httpx.AsyncClient, query: str, ids: list[str]) -> dict[str, Any]:

@@ -4,16 +4,14 @@ response) waits for the cyclic garbage collector, whose passes over it would cos
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-from asgi_lifespan import LifespanManager
 
-from govgraph import Settings, create_app
 from govgraph.operation import executor
 from govgraph.operation.executor import GovgraphExecutor
 from govgraph.resolvers.context import RequestContext
@@ -27,19 +25,6 @@ QUERIES = {
     "aliases and a fragment": "query($ids: [IdNumber!]!) { a: persons(idNumbers: $ids) { ...F } b: persons(idNumbers: $ids) { gender } } fragment F on Person { name }",
 }
 OFFICER = bearer("tax_officer", "tax-audit")
-
-
-@pytest.fixture
-async def client(demo_dir: Path, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(
-        audit_url=f"sqlite+aiosqlite:///{tmp_path}/audit.db", audit_spool=tmp_path / "spool.jsonl"
-    )
-    app = create_app(settings, environ={"GOVGRAPH_DEMO_DIR": str(demo_dir)})
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
-    ):
-        yield client
 
 
 @pytest.fixture
@@ -63,7 +48,7 @@ def left_behind() -> list[str]:
 
 @pytest.mark.parametrize("shape", sorted(QUERIES))
 async def test_a_compiled_request_leaves_nothing_for_the_cyclic_collector(
-    client: httpx.AsyncClient,
+    served: tuple[Any, httpx.AsyncClient],
     demo_dir: Path,
     collector_off: None,
     shape: str,
@@ -77,6 +62,7 @@ async def test_a_compiled_request_leaves_nothing_for_the_cyclic_collector(
         return await run(*arguments)
 
     monkeypatch.setattr(executor, "run", counted)
+    _, client = served
     ids = await person_ids(demo_dir, 50)
     query = QUERIES[shape]
     variables = {"ids": ids[0] if "person(" in query else ids}
