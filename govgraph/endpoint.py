@@ -120,9 +120,7 @@ class GraphQLEndpoint(GraphQL):
         if writer is not None and not delivery and isinstance(request, Request):
             # Bound to the writer and the client's address, not to the request: the context is in the
             # request's state, and a reference back would keep every request's rows for the cyclic collector.
-            context.begin_audit = functools.partial(
-                self._begin_audit, writer, request.client.host if request.client else None
-            )
+            context.begin_audit = functools.partial(self._begin_audit, writer, _client_address(request))
         if isinstance(response, Response):
             response.graphql_response_json = accepts_graphql_response(request.headers)  # type: ignore[attr-defined]
         return context
@@ -231,7 +229,7 @@ class GraphQLEndpoint(GraphQL):
         writer: AuditWriter | None = getattr(request.app.state, "audit_writer", None)
         if writer is None:
             return set()
-        client = request.client.host if request.client else None
+        client = _client_address(request)
         state = request.scope.get("state", {})
         note: DeliveryNote | None = state.get(DELIVERY)
         if note is not None:
@@ -301,6 +299,10 @@ class GraphQLEndpoint(GraphQL):
             context.request_id,
         )
         return withheld
+
+
+def _client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
 
 
 def _retrieved(commit: asyncio.Future[None]) -> None:

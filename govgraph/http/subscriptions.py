@@ -34,7 +34,9 @@ async def subscriptions_endpoint(request: Request) -> Response:
     outbox = getattr(request.app.state, "outbox", None)
     if outbox is None:
         if getattr(request.app.state, "hub", None) is not None:
-            return _refuse(503, "subscriptions are starting: govgraph's store is not reachable yet", "UNAVAILABLE")
+            return _refuse(
+                503, "subscriptions are starting: govgraph's store is not reachable yet", "UNAVAILABLE"
+            )
         return _refuse(503, "subscriptions are not enabled on this server", "UNAVAILABLE")
     principal: Principal = request.scope.get("state", {}).get("principal", ANONYMOUS)
     if not principal.authenticated or principal.department is None:

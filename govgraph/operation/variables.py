@@ -74,44 +74,38 @@ def _short_way(
 def _coerce(value: Any, type_: Any) -> Any:
     if isinstance(type_, GraphQLNonNull):
         type_ = type_.of_type
-    if isinstance(type_, GraphQLList):
-        if type(value) is not list:
-            raise _Slow
-        item_type = type_.of_type
-        required = isinstance(item_type, GraphQLNonNull)
-        leaf = item_type.of_type if required else item_type
-        if not isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
-            raise _Slow
-        coerce = leaf.coerce_input_value
-        items = []
-        append = items.append
-        try:
-            for item in value:
-                if item is None:
-                    if required:
-                        raise _Slow
-                    append(None)
-                    continue
-                result = coerce(item)
-                if result is Undefined:
-                    raise _Slow
-                append(result)
-        except Exception:
-            raise _Slow from None
-        return items
     if isinstance(type_, GraphQLScalarType | GraphQLEnumType):
-        return _leaf(type_.coerce_input_value, value)
-    raise _Slow
+        (coerced,) = _items(type_, [value], required=True)
+        return coerced
+    if not isinstance(type_, GraphQLList) or type(value) is not list:
+        raise _Slow
+    item_type = type_.of_type
+    required = isinstance(item_type, GraphQLNonNull)
+    leaf = item_type.of_type if required else item_type
+    if not isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
+        raise _Slow
+    return _items(leaf, value, required=required)
 
 
-def _leaf(coerce: Any, item: Any) -> Any:
+def _items(leaf: GraphQLScalarType | GraphQLEnumType, values: list[Any], *, required: bool) -> list[Any]:
+    """Each value through the leaf type, as graphql-core's walk ends; ``_Slow`` at the first it refuses."""
+    coerce = leaf.coerce_input_value
+    items: list[Any] = []
+    append = items.append
     try:
-        result = coerce(item)
+        for item in values:
+            if item is None:
+                if required:
+                    raise _Slow
+                append(None)
+                continue
+            result = coerce(item)
+            if result is Undefined:
+                raise _Slow
+            append(result)
     except Exception:
         raise _Slow from None
-    if result is Undefined:
-        raise _Slow
-    return result
+    return items
 
 
 def install() -> None:

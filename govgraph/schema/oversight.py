@@ -104,7 +104,8 @@ class UsageRow:
     fields_served: int = strawberry.field(default=0, name="fieldsServed")
     entities_served: int = strawberry.field(default=0, name="entitiesServed")
     deliveries: int = strawberry.field(
-        default=0, description="Of the records, how many were change notifications delivered to subscriptions."
+        default=0,
+        description="Of the records, how many were change notifications delivered to subscriptions.",
     )
 
 
