@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 from graphql import ExecutionResult, GraphQLError
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
@@ -122,6 +123,9 @@ class GraphQLEndpoint(GraphQL):
             # request's state, and a reference back would keep every request's rows for the cyclic collector.
             context.begin_audit = functools.partial(self._begin_audit, writer, _client_address(request))
         if isinstance(response, Response):
+            # Rows a compiled plan left for the cache (``Loaders.defer_refills``): stored once the response
+            # has gone, off its path. Rows read before an invalidation are never stored, however late.
+            response.after_sent = context.loaders.refill  # type: ignore[attr-defined]
             response.graphql_response_json = accepts_graphql_response(request.headers)  # type: ignore[attr-defined]
         return context
 
@@ -148,6 +152,9 @@ class GraphQLEndpoint(GraphQL):
         if graphql_response and request_error and "data" in response_data:
             response_data = {key: value for key, value in response_data.items() if key != "data"}
         response = super().create_response(response_data, sub_response)
+        after_sent = getattr(sub_response, "after_sent", None)
+        if after_sent is not None:
+            response.background = BackgroundTask(after_sent)
         request_id = (
             response_data.get("extensions", {}).get("requestId") if isinstance(response_data, dict) else None
         )

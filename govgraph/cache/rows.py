@@ -22,9 +22,10 @@ What a cache hit must not reveal: that somebody else read the record.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from govgraph.cache.backend import CacheBackend, CacheUnavailable
@@ -38,6 +39,9 @@ PREFIX = "gg"
 SHARED = "*"
 NO_DEPARTMENT = "-"
 """The partition of callers with no department (anonymous callers and citizens)."""
+
+Refill = Callable[[], Awaitable[None]]
+"""Rows a fetch read, to be stored: run by the caller that asked for it to be left for later."""
 
 
 def row_key(group: ColumnGroup, key: Any, partition: str) -> str:
@@ -78,6 +82,9 @@ class RowCache:
         self.metrics = metrics
         self.clock = clock
         self.partitions = tuple(dict.fromkeys((*partitions, NO_DEPARTMENT)))
+        self._changes: dict[str, int] = {}
+        """Invalidations met per department. Rows read before one are never stored: a change that lands
+        while they are on their way (or waiting in a caller's ``later``) is not overwritten by them."""
 
     async def fetch(
         self,
@@ -89,8 +96,11 @@ class RowCache:
         demand: Demand,
         freshness: Freshness,
         partition: str = NO_DEPARTMENT,
+        later: list[Refill] | None = None,
     ) -> dict[Any, Row]:
+        """``later``: where to leave the refill for the caller to run (else it is stored before returning)."""
         department = source.department
+        changes = self._changes.get(department, 0)
         split = self.policy.split(department, table, columns)
         now = self.clock()
         groups = split.groups
@@ -161,7 +171,13 @@ class RowCache:
                 stale_used = True
                 missing = {}
             else:
-                await self._refill(groups, missing, live_rows, now, department, partition, upstream)
+                refill = functools.partial(
+                    self._refill, groups, missing, live_rows, now, department, partition, upstream, changes
+                )
+                if later is None:
+                    await refill()
+                else:
+                    later.append(refill)
 
         fetched_live = bool(need) and not stale_used
         result: dict[Any, Row] = {}
@@ -223,8 +239,10 @@ class RowCache:
         demand: Demand,
         freshness: Freshness,
         partition: str = NO_DEPARTMENT,
+        later: list[Refill] | None = None,
     ) -> dict[Any, list[Row]]:
         department = source.department
+        changes = self._changes.get(department, 0)
         ttl = self.policy.lookup_ttl(department, table, match)
         if ttl is None:
             self.metrics.count(department, "passthrough", len(keys))
@@ -280,12 +298,18 @@ class RowCache:
                 served_from = "stale"
             else:
                 items = []
+                asked = set(missing)
                 for key, cache_key in zip(keys, cache_keys, strict=True):
-                    if key in missing:
+                    if key in asked:
                         rows = [dict(row) for row in found.get(key, [])]
                         items.append((cache_key, [now, rows]))
                         result[key] = rows
-                await self.backend.multi_set(items, ttl + self.policy.stale_if_error.get(department, 0))
+                window = self.policy.stale_if_error.get(department, 0)
+                refill = functools.partial(self._store, items, ttl + window, department, changes)
+                if later is None:
+                    await refill()
+                else:
+                    later.append(refill)
                 if len(missing) == len(keys):
                     served_from = "live"
         shown = served_from if exact or served_from == "stale" else "cache"
@@ -297,6 +321,7 @@ class RowCache:
     async def invalidate(self, department: str, key: Any | None = None) -> int:
         """Drop a department's entries, or only those of one key (whatever entity, table or partition).
         ``CacheUnavailable`` when the shared cache cannot be reached."""
+        self._changes[department] = self._changes.get(department, 0) + 1
         if key is None:
             return await self.backend.delete_prefix(
                 f"{PREFIX}:row:{department}:"
@@ -319,10 +344,12 @@ class RowCache:
         now: float,
         department: str,
         partition: str,
-        upstream: int | None = None,
+        upstream: int | None,
+        changes: int,
     ) -> None:
-        """``upstream``: the department's own max-age for these rows (0: keep nothing), else the group's TTL."""
-        if upstream == 0:
+        """``upstream``: the department's own max-age for these rows (0: keep nothing), else the group's TTL.
+        ``changes``: the department's invalidations when the rows were asked for."""
+        if upstream == 0 or self._changes.get(department, 0) != changes:
             return
         window = self.policy.stale_if_error.get(department, 0)
         own = [] if upstream is None else [upstream]
@@ -356,6 +383,10 @@ class RowCache:
                 )
                 for key, row in ((key, live_rows.get(key)) for key in group_keys)
             ]
+            await self.backend.multi_set(items, ttl)
+
+    async def _store(self, items: list[tuple[str, Any]], ttl: int, department: str, changes: int) -> None:
+        if self._changes.get(department, 0) == changes:
             await self.backend.multi_set(items, ttl)
 
 

@@ -50,6 +50,9 @@ Path = tuple[str | int, ...]
 
 PACE = 100
 """Objects projected between two turns of the event loop while an audit commit is under way."""
+TURNS_TO_SEND = 3
+"""Turns of the event loop from starting an audit commit to its statement being sent: the request's commit
+task queues the record, the committer wakes and starts the append, the append sends."""
 
 
 async def run(
@@ -102,6 +105,8 @@ class _Runner:
         self.info = SimpleNamespace(context=context)
         self._conditions: dict[int, dict[str, Any] | GraphQLError] = {}
         self._begin_audit = begin_audit
+        if begin_audit is not None:
+            context.loaders.defer_refills()
 
     async def root(self, root: Any, data: dict[str, Any]) -> None:
         key = root.key
@@ -215,6 +220,8 @@ class _Runner:
             # projection stepping aside now and then so that the commit's statement is sent meanwhile.
             begin, self._begin_audit = self._begin_audit, None
             begin(self.context)
+            for _ in range(TURNS_TO_SEND):
+                await asyncio.sleep(0)
             pace = PACE
         for rows in fetched:
             if isinstance(rows, BaseException) and not isinstance(rows, SourceUnavailable):
@@ -235,6 +242,8 @@ class _Runner:
         single = len(found_rows) == 1
         project = self._project
         projector = selection.projector
+        if projector is not None and single and home is not None:
+            return await self._project_rows(projector, selection, keys, home, bases, pace)
         objects: list[Any] = []
         for index, key in enumerate(keys):
             if home is not None and home[index] is None:
@@ -253,6 +262,42 @@ class _Runner:
             else:
                 objects.append(self._project_scalars(projector, selection, key, rows, base))
             if pace and index % pace == pace - 1:
+                await asyncio.sleep(0)
+        return objects
+
+    async def _project_rows(
+        self,
+        projector: Projector,
+        selection: Selection,
+        keys: Sequence[Any],
+        rows: Sequence[Row | None],
+        bases: Sequence[Path],
+        pace: int,
+    ) -> list[Any]:
+        """The shape of every big list: scalars from the one department that answered. The selection's
+        projector is called for each object and nothing else (``pace`` objects between two turns of the loop,
+        or all at once); a chunk where a value fails to serialize is projected again object by object."""
+        released = self.context.released
+        objects: list[Any] = []
+        size = pace or len(rows) or 1
+        for start in range(0, len(rows), size):
+            chunk = rows[start : start + size]
+            chunk_bases = bases[start : start + size]
+            mark = len(released)
+            try:
+                objects.extend(
+                    [
+                        None if row is None else projector((row,), base, released)
+                        for row, base in zip(chunk, chunk_bases, strict=True)
+                    ]
+                )
+            except Exception:
+                del released[mark:]
+                objects.extend(
+                    None if row is None else self._project_scalars(projector, selection, key, [row], base)
+                    for key, row, base in zip(keys[start : start + size], chunk, chunk_bases, strict=True)
+                )
+            if pace:
                 await asyncio.sleep(0)
         return objects
 

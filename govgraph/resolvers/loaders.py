@@ -23,7 +23,7 @@ from strawberry.dataloader import DataLoader
 
 from govgraph.auth.questions import Question, QuestionWindow
 from govgraph.cache.freshness import NO_DEMAND, Demand, Freshness
-from govgraph.cache.rows import NO_DEPARTMENT, RowCache
+from govgraph.cache.rows import NO_DEPARTMENT, Refill, RowCache
 from govgraph.errors import SourceUnavailable
 from govgraph.sources.base import Row, Source
 
@@ -54,6 +54,19 @@ class Loaders:
         self._forming: dict[tuple[str, str, str], list[tuple[LoaderKey, list[Any], dict[Any, Any]]]] = {}
         self._formed: dict[tuple[str, str, str], asyncio.Future[None]] = {}
         self._questions: DataLoader[Question, float | None] | None = None
+        self._later: list[Refill] | None = None
+
+    def defer_refills(self) -> None:
+        """From now on the rows fetched are stored in the cache only by ``refill``: a caller with something
+        more urgent to start once the rows are in (the compiled plan's audit commit) does that first."""
+        if self._later is None:
+            self._later = []
+
+    async def refill(self) -> None:
+        """Store what was deferred; fetches store their rows themselves again."""
+        later, self._later = self._later or [], None
+        for refill in later:
+            await refill()
 
     def questions(self, window: QuestionWindow) -> DataLoader[Question, float | None]:
         """Yes/no questions drawn on their principal's window budget: one round trip per tick."""
@@ -173,7 +186,15 @@ class Loaders:
         async with self._within_deadline(department):
             if self._cache is not None:
                 found = await self._cache.fetch(
-                    source, table, key_column, columns, keys, self.demand, self.freshness, self.partition
+                    source,
+                    table,
+                    key_column,
+                    columns,
+                    keys,
+                    self.demand,
+                    self.freshness,
+                    self.partition,
+                    self._later,
                 )
             else:
                 found = await source.fetch(table, key_column, columns, keys)
@@ -186,7 +207,15 @@ class Loaders:
         async with self._within_deadline(department):
             if self._cache is not None:
                 found = await self._cache.lookup(
-                    source, table, match_column, columns, keys, self.demand, self.freshness, self.partition
+                    source,
+                    table,
+                    match_column,
+                    columns,
+                    keys,
+                    self.demand,
+                    self.freshness,
+                    self.partition,
+                    self._later,
                 )
             else:
                 found = await source.lookup(table, match_column, columns, keys)

@@ -33,8 +33,8 @@ TRANSFORMS = [None, None, None, masked, len, no_longer]
 VALUES = ["110101194001142613", "闫刚秀", "", 0, 7, 2.5, True, None, None, datetime.date(1940, 1, 14), "abc"]
 
 
-def steps_and_rows(rng: random.Random) -> tuple[list[Any], list[Any]]:
-    fetches = rng.randint(1, 3)
+def steps_and_rows(rng: random.Random, fetches: int | None = None) -> tuple[list[Any], list[Any]]:
+    fetches = fetches or rng.randint(1, 3)
     steps: list[Any] = []
     for index in range(rng.randint(1, 7)):
         if rng.random() < 0.1:
@@ -90,6 +90,53 @@ def test_the_scalar_function_answers_as_the_steps_do() -> None:
         errors += fast[0] != "raised" and bool(fast[1])
     assert errors > 200, "the corpus has values that do not serialize"
     assert raised > 50, "and masks that fail"
+
+
+async def test_a_list_projected_in_chunks_answers_as_object_by_object() -> None:
+    rng = random.Random(20261204)
+    errors = raised = 0
+    for _ in range(1500):
+        steps, _ = steps_and_rows(rng, fetches=1)
+        selection = Selection("Person", None, tuple(steps), leaf_projector(steps))  # type: ignore[arg-type]
+        assert selection.projector is not None
+        rows = [
+            None if rng.random() < 0.15 else steps_and_rows(rng, fetches=1)[1][0] or {}
+            for _ in range(rng.randint(0, 12))
+        ]
+        for row in rows:
+            if row is not None:
+                for index in range(len(steps)):
+                    row.setdefault(f"c{index}", rng.choice(VALUES))
+        keys = [f"key{index}" for index in range(len(rows))]
+        bases = [("persons", index) for index in range(len(rows))]
+        pace = rng.choice([0, 1, 3, 100])
+
+        chunked = _Runner(SimpleNamespace(released=[]))  # type: ignore[arg-type]
+        one_by_one = _Runner(SimpleNamespace(released=[]))  # type: ignore[arg-type]
+        try:
+            objects: Any = await chunked._project_rows(
+                selection.projector, selection, keys, rows, bases, pace
+            )
+        except Exception as error:
+            objects = ("raised", type(error).__name__)
+        try:
+            expected: Any = [
+                None if row is None else one_by_one._project(selection, key, [row], base, [], _Pending())
+                for key, row, base in zip(keys, rows, bases, strict=True)
+            ]
+        except Exception as error:
+            expected = ("raised", type(error).__name__)
+        assert repr(objects) == repr(expected), (steps, rows, pace)
+        if objects and objects[0] == "raised":
+            raised += 1
+            continue
+        assert [(error.message, error.path) for error in chunked.errors] == [
+            (error.message, error.path) for error in one_by_one.errors
+        ]
+        assert chunked.context.released == one_by_one.context.released, "each protected path once, in order"
+        errors += bool(chunked.errors)
+    assert errors > 100, "chunks with values that do not serialize were projected again"
+    assert raised > 20
 
 
 def test_a_selection_with_anything_but_scalars_keeps_the_steps() -> None:
