@@ -15,7 +15,11 @@ is its own transaction and its answer comes after the commit (one round trip, on
 4. it inserts the records, their entity index and usage rows (given with ordinals counted from 1,
    placed after the chain's end), and returns each kept record's position.
 
-The function is created (or replaced, when its text changes) at start-up under the migration lock.
+Its statements run with generic plans (``plan_cache_mode``): they are the same every call, and planning them
+afresh for each call's arrays cost about a sixth of the function's time (0.45 -> 0.375 ms of PostgreSQL's
+CPU for a lone record, 0.233 -> 0.21 ms a record in groups of three).
+
+The function is created (or replaced, when its text or settings change) at start-up under the migration lock.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from sqlalchemy.dialects import postgresql
 from govgraph.audit.tables import audit_records, audit_subjects, audit_usage
 
 NAME = "govgraph_audit_append"
+SETTINGS = ["plan_cache_mode=force_generic_plan"]
+"""The function's own settings, as ``pg_proc.proconfig`` lists them."""
 
 COMPUTED = {"position": "positions", "previous_hash": "previous_hashes", "record_hash": "record_hashes"}
 """Record columns the function works out itself; every other column is an argument."""
@@ -38,6 +44,11 @@ USAGE_COLUMNS = tuple(column.name for column in audit_usage.columns)
 
 def _type(column: Any) -> str:
     return str(column.type.compile(dialect=postgresql.dialect()))
+
+
+def _set(setting: str) -> str:
+    name, value = setting.split("=", 1)
+    return f"SET {name} = {value}"
 
 
 def _definition() -> str:
@@ -55,7 +66,7 @@ def _definition() -> str:
     )
     return f"""CREATE OR REPLACE FUNCTION {NAME}(
     lock_key bigint, genesis text, {record_parameters}, reads jsonb, {usage_parameters}
-) RETURNS bigint[] LANGUAGE plpgsql VOLATILE AS $govgraph$
+) RETURNS bigint[] LANGUAGE plpgsql VOLATILE {" ".join(_set(setting) for setting in SETTINGS)} AS $govgraph$
 DECLARE
     tail bigint;
     previous text;
@@ -110,10 +121,11 @@ CALL = (
 
 
 async def install(connection: Any) -> None:
-    """Create or replace the function when it is missing or its text has changed (a newer govgraph)."""
+    """Create or replace the function when it is missing or its text or settings have changed (a newer
+    govgraph)."""
     body = DEFINITION.split("$govgraph$")[1]
     found = await connection.execute(
-        sa.text("SELECT prosrc FROM pg_proc WHERE proname = :name"), {"name": NAME}
+        sa.text("SELECT prosrc, proconfig FROM pg_proc WHERE proname = :name"), {"name": NAME}
     )
-    if found.scalars().all() != [body]:
+    if [tuple(row) for row in found.all()] != [(body, SETTINGS)]:
         await connection.exec_driver_sql(DEFINITION)

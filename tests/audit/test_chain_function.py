@@ -116,11 +116,9 @@ async def test_a_changed_or_missing_function_is_put_back_at_start_up(database: s
     await store.close()
     connection = await asyncpg.connect(database)
     try:
-        await connection.execute(
-            chain_function.DEFINITION.replace(
-                "RETURN tail;", "RETURN tail + 1000;"
-            )  # a tampered or older body
-        )
+        tampered = chain_function.DEFINITION.replace("RETURN positions;", "RETURN '{}';")
+        assert tampered != chain_function.DEFINITION
+        await connection.execute(tampered)  # a tampered or older body
         reopened = store_at(database)
         await reopened.open()
         try:
@@ -128,6 +126,17 @@ async def test_a_changed_or_missing_function_is_put_back_at_start_up(database: s
             assert await reopened.verify() == (1, None)
         finally:
             await reopened.close()
+        settings_dropped = chain_function.DEFINITION.replace(" SET plan_cache_mode = force_generic_plan", "")
+        assert settings_dropped != chain_function.DEFINITION
+        await connection.execute(settings_dropped)  # the same body, planned afresh each call
+        reopened = store_at(database)
+        await reopened.open()
+        await reopened.close()
+        settings = await connection.fetchval(
+            "SELECT proconfig FROM pg_proc WHERE proname = $1", chain_function.NAME
+        )
+        assert settings == chain_function.SETTINGS
+
         await connection.execute(f"DROP FUNCTION {chain_function.NAME}")
         again = store_at(database)
         await again.open()
