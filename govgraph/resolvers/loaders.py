@@ -55,6 +55,7 @@ class Loaders:
         self._formed: dict[tuple[str, str, str], asyncio.Future[None]] = {}
         self._questions: DataLoader[Question, float | None] | None = None
         self._later: list[Refill] | None = None
+        self._bounded_sources: dict[str, Source] = {}
 
     def defer_refills(self) -> None:
         """From now on the rows fetched are stored in the cache only by ``refill``: a caller with something
@@ -180,46 +181,55 @@ class Loaders:
         for chunk, found in zip(chunks, results, strict=True):
             known.update(zip(chunk, found, strict=True))
 
+    def _bounded(self, department: str) -> Source:
+        """The department's source, each of its calls bounded by the request's deadline. The cache is read
+        outside it (in memory, or Redis within its own timeout): a fetch the cache answers sets no timer."""
+        source = self._sources[department]
+        if self.deadline is None:
+            return source
+        bounded = self._bounded_sources.get(department)
+        if bounded is None:
+            bounded = self._bounded_sources[department] = _Bounded(source, self.deadline)
+        return bounded
+
     async def _fetch(self, loader_key: LoaderKey, keys: Sequence[Any]) -> list[Row | None]:
         department, table, key_column, columns = loader_key
-        source = self._sources[department]
-        async with self._within_deadline(department):
-            if self._cache is not None:
-                found = await self._cache.fetch(
-                    source,
-                    table,
-                    key_column,
-                    columns,
-                    keys,
-                    self.demand,
-                    self.freshness,
-                    self.partition,
-                    self._later,
-                )
-            else:
-                found = await source.fetch(table, key_column, columns, keys)
-                self.freshness.record(department, time.time(), "live", None)
+        source = self._bounded(department)
+        if self._cache is not None:
+            found = await self._cache.fetch(
+                source,
+                table,
+                key_column,
+                columns,
+                keys,
+                self.demand,
+                self.freshness,
+                self.partition,
+                self._later,
+            )
+        else:
+            found = await source.fetch(table, key_column, columns, keys)
+            self.freshness.record(department, time.time(), "live", None)
         return [found.get(key) for key in keys]
 
     async def _look_up(self, loader_key: LoaderKey, keys: Sequence[Any]) -> list[list[Row]]:
         department, table, match_column, columns = loader_key
-        source = self._sources[department]
-        async with self._within_deadline(department):
-            if self._cache is not None:
-                found = await self._cache.lookup(
-                    source,
-                    table,
-                    match_column,
-                    columns,
-                    keys,
-                    self.demand,
-                    self.freshness,
-                    self.partition,
-                    self._later,
-                )
-            else:
-                found = await source.lookup(table, match_column, columns, keys)
-                self.freshness.record(department, time.time(), "live", None)
+        source = self._bounded(department)
+        if self._cache is not None:
+            found = await self._cache.lookup(
+                source,
+                table,
+                match_column,
+                columns,
+                keys,
+                self.demand,
+                self.freshness,
+                self.partition,
+                self._later,
+            )
+        else:
+            found = await source.lookup(table, match_column, columns, keys)
+            self.freshness.record(department, time.time(), "live", None)
         return [found.get(key, []) for key in keys]
 
     async def scan(
@@ -233,13 +243,36 @@ class Loaders:
         limit: int,
     ) -> list[Any]:
         """One page of keys in key order; pages are not batched or cached, each is one query."""
-        async with self._within_deadline(department):
-            return await self._sources[department].scan(
-                table, key_column, equals=equals, after=after, limit=limit
-            )
+        return await self._bounded(department).scan(
+            table, key_column, equals=equals, after=after, limit=limit
+        )
 
-    def _within_deadline(self, department: str) -> _Deadline:
-        return _Deadline(self.deadline, department)
+
+class _Bounded:
+    """A source whose every call ends by the request's deadline, or fails as the department's."""
+
+    __slots__ = ("_deadline", "_source", "department", "max_keys_per_query")
+
+    def __init__(self, source: Source, deadline: float) -> None:
+        self._source = source
+        self._deadline = deadline
+        self.department = source.department
+        self.max_keys_per_query = source.max_keys_per_query
+
+    async def fetch(self, *arguments: Any) -> dict[Any, Row]:
+        async with _Deadline(self._deadline, self.department):
+            return await self._source.fetch(*arguments)
+
+    async def lookup(self, *arguments: Any) -> dict[Any, list[Row]]:
+        async with _Deadline(self._deadline, self.department):
+            return await self._source.lookup(*arguments)
+
+    async def scan(self, *arguments: Any, **options: Any) -> list[Any]:
+        async with _Deadline(self._deadline, self.department):
+            return await self._source.scan(*arguments, **options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._source, name)
 
 
 class _Deadline:
