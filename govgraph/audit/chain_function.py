@@ -121,11 +121,16 @@ CALL = (
 
 
 async def install(connection: Any) -> None:
-    """Create or replace the function when it is missing or its text or settings have changed (a newer
-    govgraph)."""
+    """Create the function when it is missing, or replace it when its text, settings or arguments have
+    changed (a newer govgraph): one with other arguments is dropped, not left beside it."""
     body = DEFINITION.split("$govgraph$")[1]
     found = await connection.execute(
-        sa.text("SELECT prosrc, proconfig FROM pg_proc WHERE proname = :name"), {"name": NAME}
+        sa.text("SELECT oid::regprocedure::text, prosrc, proconfig FROM pg_proc WHERE proname = :name"),
+        {"name": NAME},
     )
-    if [tuple(row) for row in found.all()] != [(body, SETTINGS)]:
-        await connection.exec_driver_sql(DEFINITION)
+    existing = found.all()
+    if [(text, settings) for _, text, settings in existing] == [(body, SETTINGS)]:
+        return
+    for signature, _, _ in existing:
+        await connection.exec_driver_sql(f"DROP FUNCTION IF EXISTS {signature}")
+    await connection.exec_driver_sql(DEFINITION)

@@ -137,11 +137,23 @@ async def test_a_changed_or_missing_function_is_put_back_at_start_up(database: s
         )
         assert settings == chain_function.SETTINGS
 
+        await connection.execute(  # an older govgraph's function, with other arguments
+            f"CREATE FUNCTION {chain_function.NAME}(bigint) RETURNS bigint[] LANGUAGE sql AS 'SELECT NULL::bigint[]'"
+        )
+        reopened = store_at(database)
+        await reopened.open()
+        try:
+            assert await reopened.append([record(2)]) == [2]
+        finally:
+            await reopened.close()
+        kept = await connection.fetch("SELECT prosrc FROM pg_proc WHERE proname = $1", chain_function.NAME)
+        assert [row[0] for row in kept] == [chain_function.DEFINITION.split("$govgraph$")[1]], "only this one"
+
         await connection.execute(f"DROP FUNCTION {chain_function.NAME}")
         again = store_at(database)
         await again.open()
         try:
-            assert await again.append([record(2)]) == [2]
+            assert await again.append([record(3)]) == [3]
         finally:
             await again.close()
     finally:
