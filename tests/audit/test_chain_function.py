@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from govgraph.audit import chain_function
+from govgraph.audit import store as store_module
 from govgraph.audit.records import (
     GENESIS_HASH,
     AuditRecord,
@@ -126,9 +127,11 @@ async def test_a_changed_or_missing_function_is_put_back_at_start_up(database: s
             assert await reopened.verify() == (1, None)
         finally:
             await reopened.close()
-        settings_dropped = chain_function.DEFINITION.replace(" SET plan_cache_mode = force_generic_plan", "")
-        assert settings_dropped != chain_function.DEFINITION
-        await connection.execute(settings_dropped)  # the same body, planned afresh each call
+        with_settings = chain_function.DEFINITION.replace(
+            "VOLATILE AS", "VOLATILE SET plan_cache_mode = force_generic_plan AS"
+        )
+        assert with_settings != chain_function.DEFINITION
+        await connection.execute(with_settings)  # the same body, with a generic plan kept for good
         reopened = store_at(database)
         await reopened.open()
         await reopened.close()
@@ -186,3 +189,28 @@ async def test_a_record_the_chain_holds_is_stored_once_with_its_index_and_usage(
         (2, ["110101199208152467"]),
     ]
     assert [row[0] for row in usage] == [1, 2]
+
+
+async def test_an_append_looks_request_ids_up_by_index_however_it_was_planned(database: str) -> None:
+    """The chain holds many records: checking a group's request ids must not read every one of them, on the
+    first calls of a session (planned for the call) or later ones (a plan PostgreSQL keeps)."""
+    store = store_at(database)
+    await store.open()
+    await store.close()
+    connection = await asyncpg.connect(database)
+    try:
+        async with connection.transaction():
+            for index in range(40):
+                rows = store_module._chained_rows([record(index)], None, chain=False)
+                arguments = store_module._call_arguments(rows)
+                await connection.fetchval(
+                    chain_function.CALL, store_module.ADVISORY_LOCK_KEY, GENESIS_HASH, *arguments
+                )
+            scans = await connection.fetchval(
+                "SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'govgraph_audit_records'"
+            )
+            stored = await connection.fetchval("SELECT count(*) FROM govgraph_audit_records")
+        assert stored == 40
+        assert scans == 0, "no append scanned the chain"
+    finally:
+        await connection.close()
