@@ -32,6 +32,20 @@ class Load:
     peak_rss_mb: float
 
 
+def combined(first: Load, second: Load) -> Load:
+    """Two runs of the same load as one: their mean rate, the worse of each percentile, every request and
+    error, the higher peak memory."""
+    return Load(
+        requests_per_second=(first.requests_per_second + second.requests_per_second) / 2,
+        p50_ms=max(first.p50_ms, second.p50_ms),
+        p95_ms=max(first.p95_ms, second.p95_ms),
+        p99_ms=max(first.p99_ms, second.p99_ms),
+        requests=first.requests + second.requests,
+        errors=first.errors + second.errors,
+        peak_rss_mb=max(first.peak_rss_mb, second.peak_rss_mb),
+    )
+
+
 def wrk_available() -> bool:
     return shutil.which("wrk") is not None
 
