@@ -193,44 +193,25 @@ class Loaders:
         return bounded
 
     async def _fetch(self, loader_key: LoaderKey, keys: Sequence[Any]) -> list[Row | None]:
-        department, table, key_column, columns = loader_key
-        source = self._bounded(department)
-        if self._cache is not None:
-            found = await self._cache.fetch(
-                source,
-                table,
-                key_column,
-                columns,
-                keys,
-                self.demand,
-                self.freshness,
-                self.partition,
-                self._later,
-            )
-        else:
-            found = await source.fetch(table, key_column, columns, keys)
-            self.freshness.record(department, time.time(), "live", None)
+        found = await self._read("fetch", loader_key, keys)
         return [found.get(key) for key in keys]
 
     async def _look_up(self, loader_key: LoaderKey, keys: Sequence[Any]) -> list[list[Row]]:
-        department, table, match_column, columns = loader_key
-        source = self._bounded(department)
-        if self._cache is not None:
-            found = await self._cache.lookup(
-                source,
-                table,
-                match_column,
-                columns,
-                keys,
-                self.demand,
-                self.freshness,
-                self.partition,
-                self._later,
-            )
-        else:
-            found = await source.lookup(table, match_column, columns, keys)
-            self.freshness.record(department, time.time(), "live", None)
+        found = await self._read("lookup", loader_key, keys)
         return [found.get(key, []) for key in keys]
+
+    async def _read(self, method: str, loader_key: LoaderKey, keys: Sequence[Any]) -> Mapping[Any, Any]:
+        """``fetch`` or ``lookup``: through the cache when there is one, else straight from the department."""
+        department, table, column, columns = loader_key
+        source = self._bounded(department)
+        if self._cache is None:
+            found: Mapping[Any, Any] = await getattr(source, method)(table, column, columns, keys)
+            self.freshness.record(department, time.time(), "live", None)
+            return found
+        read = getattr(self._cache, method)
+        return await read(  # type: ignore[no-any-return]
+            source, table, column, columns, keys, self.demand, self.freshness, self.partition, self._later
+        )
 
     async def scan(
         self,
