@@ -216,8 +216,9 @@ class _Runner:
                 )
         pace = 0
         if self._begin_audit is not None:
-            # Every read of the request is done: its record is committed while the rows are projected, the
-            # projection stepping aside now and then so that the commit's statement is sent meanwhile.
+            # Every read of the request is done: its record is committed while the rows are projected. A few
+            # turns of the loop send the commit's statement first; the projection still steps aside now and
+            # then, for the requests beside this one and the commit's answer.
             begin, self._begin_audit = self._begin_audit, None
             begin(self.context)
             for _ in range(TURNS_TO_SEND):
