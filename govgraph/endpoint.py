@@ -125,7 +125,7 @@ class GraphQLEndpoint(GraphQL):
         if isinstance(response, Response):
             # Rows a compiled plan left for the cache (``Loaders.defer_refills``): stored once the response
             # has gone, off its path. Rows read before an invalidation are never stored, however late.
-            response.after_sent = context.loaders.refill  # type: ignore[attr-defined]
+            response.loaders = context.loaders  # type: ignore[attr-defined]
             response.graphql_response_json = accepts_graphql_response(request.headers)  # type: ignore[attr-defined]
         return context
 
@@ -152,9 +152,9 @@ class GraphQLEndpoint(GraphQL):
         if graphql_response and request_error and "data" in response_data:
             response_data = {key: value for key, value in response_data.items() if key != "data"}
         response = super().create_response(response_data, sub_response)
-        after_sent = getattr(sub_response, "after_sent", None)
-        if after_sent is not None:
-            response.background = BackgroundTask(after_sent)
+        loaders = getattr(sub_response, "loaders", None)
+        if loaders is not None and loaders.refills_waiting:
+            response.background = BackgroundTask(loaders.refill)
         request_id = (
             response_data.get("extensions", {}).get("requestId") if isinstance(response_data, dict) else None
         )

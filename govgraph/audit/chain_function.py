@@ -33,8 +33,6 @@ from sqlalchemy.dialects import postgresql
 from govgraph.audit.tables import audit_records, audit_subjects, audit_usage
 
 NAME = "govgraph_audit_append"
-SETTINGS: list[str] | None = None
-"""The function's own settings, as ``pg_proc.proconfig`` lists them (``None``: none of its own)."""
 
 COMPUTED = {"position": "positions", "previous_hash": "previous_hashes", "record_hash": "record_hashes"}
 """Record columns the function works out itself; every other column is an argument."""
@@ -45,11 +43,6 @@ USAGE_COLUMNS = tuple(column.name for column in audit_usage.columns)
 
 def _type(column: Any) -> str:
     return str(column.type.compile(dialect=postgresql.dialect()))
-
-
-def _set(setting: str) -> str:
-    name, value = setting.split("=", 1)
-    return f"SET {name} = {value}"
 
 
 def _definition() -> str:
@@ -67,7 +60,7 @@ def _definition() -> str:
     )
     return f"""CREATE OR REPLACE FUNCTION {NAME}(
     lock_key bigint, genesis text, {record_parameters}, reads jsonb, {usage_parameters}
-) RETURNS bigint[] LANGUAGE plpgsql VOLATILE{"".join(" " + _set(setting) for setting in SETTINGS or ())} AS $govgraph$
+) RETURNS bigint[] LANGUAGE plpgsql VOLATILE AS $govgraph$
 DECLARE
     tail bigint;
     previous text;
@@ -133,7 +126,7 @@ async def install(connection: Any) -> None:
         {"name": NAME},
     )
     existing = found.all()
-    if [(text, settings) for _, text, settings in existing] == [(body, SETTINGS)]:
+    if [(text, settings) for _, text, settings in existing] == [(body, None)]:  # no settings of its own
         return
     for signature, _, _ in existing:
         await connection.exec_driver_sql(f"DROP FUNCTION IF EXISTS {signature}")

@@ -63,6 +63,10 @@ class Loaders:
         if self._later is None:
             self._later = []
 
+    @property
+    def refills_waiting(self) -> bool:
+        return bool(self._later)
+
     async def refill(self) -> None:
         """Store what was deferred; fetches store their rows themselves again."""
         later, self._later = self._later or [], None
