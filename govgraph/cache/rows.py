@@ -153,7 +153,23 @@ class RowCache:
         upstream: int | None = None
         stale_used = False
         if need:
-            fetch_columns = [*split.live, *(column for index in missing for column in groups[index].columns)]
+            refills = missing
+            if demand.no_cache:
+                # A live read asks for what it selected and no more, and refreshes only the groups it read
+                # whole: an entry holds its group's every column, and a role's query is no reason to read
+                # the columns of the group it may not see.
+                fetch_columns = list(columns)
+                selected = frozenset(columns)
+                refills = {
+                    index: group_keys
+                    for index, group_keys in missing.items()
+                    if selected.issuperset(groups[index].columns)
+                }
+            else:
+                fetch_columns = [
+                    *split.live,
+                    *(column for index in missing for column in groups[index].columns),
+                ]
             try:
                 live_rows = await source.fetch(table, key_column, tuple(dict.fromkeys(fetch_columns)), need)
                 upstream = getattr(live_rows, "max_age", None)
@@ -172,7 +188,7 @@ class RowCache:
                 missing = {}
             else:
                 refill = functools.partial(
-                    self._refill, groups, missing, live_rows, now, department, partition, upstream, changes
+                    self._refill, groups, refills, live_rows, now, department, partition, upstream, changes
                 )
                 if later is None:
                     await refill()

@@ -14,8 +14,6 @@ from starlette.applications import Starlette
 from tests.auth_helpers import bearer
 from tests.plan.test_early_audit import LIST, OFFICER, person_ids
 
-LIVE = {**OFFICER, "cache-control": "no-cache"}
-
 
 async def asgi_post(
     app: Starlette, body: dict[str, Any], headers: dict[str, str], events: list[str]
@@ -91,7 +89,7 @@ async def test_the_rows_are_stored_after_the_response_and_serve_the_next_request
     ids = await person_ids(demo_dir, 200)
     events: list[str] = []
     record_refills(app, monkeypatch, events)
-    body = orjson.loads(await asgi_post(app, {"query": LIST, "variables": {"ids": ids}}, LIVE, events))
+    body = orjson.loads(await asgi_post(app, {"query": LIST, "variables": {"ids": ids}}, OFFICER, events))
     assert "errors" not in body and [person["idNumber"] for person in body["data"]["persons"]] == ids
     assert events and events[0] == "response sent", events
     assert any(event.startswith("stored") for event in events[1:]), "the rows were stored after it"
@@ -126,7 +124,7 @@ async def test_rows_read_before_an_invalidation_are_not_stored_after_the_respons
         await original(*arguments)
 
     monkeypatch.setattr(cache, "_refill", refill_after_a_change)
-    await asgi_post(app, {"query": LIST, "variables": {"ids": ids}}, LIVE, [])
+    await asgi_post(app, {"query": LIST, "variables": {"ids": ids}}, OFFICER, [])
     monkeypatch.setattr(cache, "_refill", original)
 
     before = await statements(client)
