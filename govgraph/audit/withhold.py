@@ -1,7 +1,9 @@
 """Withholding: when a response's audit record cannot be committed, its protected values do not leave.
 
 The executor notes the path of every conditional or sensitive value it
-produced (``operation/executor.py``). Withholding nulls exactly those paths
+produced (``operation/executor.py``); a compiled plan notes a level's objects
+and their protected keys once (``ReleasedBlock``), not a path per value, since
+the paths are only ever read when a record fails. Withholding nulls exactly those paths
 in the result, outermost first, and puts ``AUDIT_UNAVAILABLE`` at each; errors
 about anything beneath a withheld path go with it. It does not re-read the
 operation, so nothing a client can write (an alias, a fragment, a directive,
@@ -10,7 +12,8 @@ operation, so nothing a client can write (an alias, a fragment, a directive,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from graphql.pyutils import Path
@@ -21,15 +24,29 @@ from govgraph.resolvers.context import PathError
 ResponsePath = tuple[str | int, ...]
 
 
-def withhold(data: dict[str, Any], released: Iterable[Path | ResponsePath]) -> list[PathError]:
+@dataclass(frozen=True, slots=True)
+class ReleasedBlock:
+    """The same protected keys under each of a level's objects: the paths ``(*base, key)``."""
+
+    bases: tuple[ResponsePath, ...]
+    keys: tuple[str, ...]
+
+    def paths(self) -> Iterator[ResponsePath]:
+        for base in self.bases:
+            for key in self.keys:
+                yield (*base, key)
+
+
+def withhold(
+    data: dict[str, Any], released: Iterable[Path | ResponsePath | ReleasedBlock]
+) -> list[PathError]:
     """Null every released path still present in ``data`` (in place); an error for each nulled path.
 
-    Paths are the executor's (graphql-core ``Path``) or a compiled plan's (tuples)."""
+    Paths are the executor's (graphql-core ``Path``) or a compiled plan's (tuples and blocks)."""
     error = AuditUnavailable()
     withheld: set[ResponsePath] = set()
     errors: list[PathError] = []
-    # graphql-core's Path is itself a (named) tuple: tell it apart first.
-    paths = {tuple(path.as_list()) if isinstance(path, Path) else path for path in released}
+    paths = released_paths(released)
     for path in sorted(paths, key=len):
         if any(path[:length] in withheld for length in range(1, len(path))):
             continue
@@ -37,6 +54,19 @@ def withhold(data: dict[str, Any], released: Iterable[Path | ResponsePath]) -> l
             withheld.add(path)
             errors.append(PathError(path, error))
     return errors
+
+
+def released_paths(released: Iterable[Path | ResponsePath | ReleasedBlock]) -> set[ResponsePath]:
+    paths: set[ResponsePath] = set()
+    for item in released:
+        # graphql-core's Path is itself a (named) tuple: tell it apart first.
+        if isinstance(item, Path):
+            paths.add(tuple(item.as_list()))
+        elif isinstance(item, ReleasedBlock):
+            paths.update(item.paths())
+        else:
+            paths.add(item)
+    return paths
 
 
 def beneath(path: Sequence[str | int] | None, withheld: set[ResponsePath]) -> bool:

@@ -8,9 +8,9 @@ microsecond an object. A selection whose steps are all ``Leaf`` or
 column, transforms and serializes it exactly as ``_project`` does, and
 builds the object as one dict display: about a quarter of the time.
 
-The function has no side effect until every value is computed: a value that
-cannot be serialized (or anything else that raises) leaves the object to
-``_project``, which records the error where it belongs. Nothing from the
+The function has no side effect: a value that cannot be serialized (or
+anything else that raises) leaves the object to ``_project``, which records
+the error where it belongs. Nothing from the
 request is written into the source: keys, columns, transforms and
 serializers are the function's globals, named by position.
 """
@@ -22,8 +22,9 @@ from typing import Any
 
 from govgraph.plan.steps import Leaf, Step, Typename
 
-Projector = Callable[[Sequence[Any], tuple[Any, ...], list[Any]], dict[str, Any]]
-"""``(rows, base, released) -> object``: rows by fetch, the object's path, the request's released paths."""
+Projector = Callable[[Sequence[Any]], dict[str, Any]]
+"""``rows -> object``: the rows by fetch. The protected keys are noted by the caller, once for a level's
+objects (``Selection.protected_keys``)."""
 
 
 def leaf_projector(steps: Sequence[Step]) -> Projector | None:
@@ -31,12 +32,11 @@ def leaf_projector(steps: Sequence[Step]) -> Projector | None:
     if not steps or not all(type(step) is Leaf or type(step) is Typename for step in steps):
         return None
     namespace: dict[str, Any] = {}
-    lines = ["def project(rows, base, released):"]
+    lines = ["def project(rows):"]
     fetches = sorted({step.fetch for step in steps if type(step) is Leaf})
     for fetch in fetches:
         lines.append(f"    r{fetch} = rows[{fetch}]")
     entries = []
-    protected = []
     for index, step in enumerate(steps):
         namespace[f"k{index}"] = step.key
         if type(step) is Typename:
@@ -56,11 +56,6 @@ def leaf_projector(steps: Sequence[Step]) -> Projector | None:
         lines.append(f"        if type({value}) is not p{index}:")
         lines.append(f"            {value} = s{index}({value})")
         entries.append(f"k{index}: {value}")
-        if step.protected:
-            protected.append(index)
-    lines.append(f"    out = {{{', '.join(entries)}}}")
-    for index in protected:
-        lines.append(f"    released.append((*base, k{index}))")
-    lines.append("    return out")
+    lines.append(f"    return {{{', '.join(entries)}}}")
     exec(compile("\n".join(lines), "<govgraph leaf projector>", "exec"), namespace)
     return namespace["project"]  # type: ignore[no-any-return]

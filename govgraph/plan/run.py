@@ -22,6 +22,7 @@ from typing import Any
 
 from graphql import GraphQLError, located_error
 
+from govgraph.audit.withhold import ReleasedBlock
 from govgraph.errors import BadUserInput, Forbidden, SourceUnavailable
 from govgraph.plan.projector import Projector
 from govgraph.plan.steps import (
@@ -246,11 +247,13 @@ class _Runner:
         if projector is not None and single and home is not None:
             return await self._project_rows(projector, selection, keys, home, bases, pace)
         objects: list[Any] = []
+        produced: list[Path] = []
         for index, key in enumerate(keys):
             if home is not None and home[index] is None:
                 objects.append(None)
                 continue
             base = bases[index]
+            produced.append(base)
             rows = (
                 [home[index]]
                 if single and home is not None
@@ -264,7 +267,13 @@ class _Runner:
                 objects.append(self._project_scalars(projector, selection, key, rows, base))
             if pace and index % pace == pace - 1:
                 await asyncio.sleep(0)
+        self._released(selection, produced)
         return objects
+
+    def _released(self, selection: Selection, bases: Sequence[Path]) -> None:
+        """The protected keys of the objects made: one note for the level, read only if its record fails."""
+        if selection.protected_keys and bases:
+            self.context.released.append(ReleasedBlock(tuple(bases), selection.protected_keys))
 
     async def _project_rows(
         self,
@@ -278,35 +287,32 @@ class _Runner:
         """The shape of every big list: scalars from the one department that answered. The selection's
         projector is called for each object and nothing else (``pace`` objects between two turns of the loop,
         or all at once); a chunk where a value fails to serialize is projected again object by object."""
-        released = self.context.released
         objects: list[Any] = []
         size = pace or len(rows) or 1
         for start in range(0, len(rows), size):
             chunk = rows[start : start + size]
-            chunk_bases = bases[start : start + size]
-            mark = len(released)
             try:
-                objects.extend(
-                    [
-                        None if row is None else projector((row,), base, released)
-                        for row, base in zip(chunk, chunk_bases, strict=True)
-                    ]
-                )
+                objects.extend([None if row is None else projector((row,)) for row in chunk])
             except Exception:
-                del released[mark:]
                 objects.extend(
                     None if row is None else self._project_scalars(projector, selection, key, [row], base)
-                    for key, row, base in zip(keys[start : start + size], chunk, chunk_bases, strict=True)
+                    for key, row, base in zip(
+                        keys[start : start + size], chunk, bases[start : start + size], strict=True
+                    )
                 )
             if pace:
                 await asyncio.sleep(0)
+        if selection.protected_keys:
+            self._released(
+                selection, [base for row, base in zip(rows, bases, strict=True) if row is not None]
+            )
         return objects
 
     def _project_scalars(
         self, projector: Projector, selection: Selection, key: Any, rows: list[Row | None], base: Path
     ) -> dict[str, Any]:
         try:
-            return projector(rows, base, self.context.released)
+            return projector(rows)
         except Exception:
             # A value that does not serialize: step by step, so that its error is recorded where it belongs.
             return self._project(selection, key, rows, base, [], _Pending())
@@ -321,7 +327,6 @@ class _Runner:
         pending: _Pending,
     ) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        released = self.context.released
         for step in selection.fields:
             response_key = step.key
             if type(step) is Leaf:
@@ -337,8 +342,6 @@ class _Runner:
                             value = None
                             self.error(error, step.nodes, (*base, response_key))
                 out[response_key] = value
-                if step.protected:
-                    released.append((*base, response_key))
                 continue
             out[response_key] = None
             path = (*base, response_key)
@@ -351,22 +354,14 @@ class _Runner:
                 target = row[step.column] if row is not None else None
                 if target is not None:
                     pending.add_reference(step.target, target, out, response_key, path)
-                if step.protected:
-                    released.append(path)
             elif isinstance(step, ObjectValue):
                 row = rows[step.fetch]
                 if row is not None and not all(row[column] is None for column in step.columns):
                     out[response_key] = self._object(step.fields, row, path, pending)
-                if step.protected:
-                    released.append(path)
             elif isinstance(step, EntityList):
                 pending.entity_lists.append((step, key, out, path))
-                if step.protected:
-                    released.append(path)
             elif isinstance(step, ObjectList):
                 pending.object_lists.append((step, key, out, path))
-                if step.protected:
-                    released.append(path)
             elif isinstance(step, Checks):
                 values = {
                     fill.name: None if rows[index] is None else rows[index][fill.column]

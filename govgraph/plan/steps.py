@@ -9,7 +9,7 @@ each response key. Nothing here depends on a particular request's keys.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import FieldNode
@@ -154,6 +154,17 @@ class Selection:
     fields: tuple[Step, ...]
     projector: Callable[..., dict[str, Any]] | None = None
     """For scalars only: ``fields`` made into one function (``projector.py``)."""
+    protected_keys: tuple[str, ...] = field(init=False)
+    """The response keys under each object whose value must wait for the audit record: the same for every
+    object the selection makes (a verify question's are noted by the question)."""
+
+    def __post_init__(self) -> None:
+        protected = tuple(
+            step.key
+            for step in self.fields
+            if isinstance(step, Leaf | Reference | ObjectValue | EntityList | ObjectList) and step.protected
+        )
+        object.__setattr__(self, "protected_keys", protected)
 
     @property
     def lookups(self) -> tuple[EntityList | ObjectList, ...]:

@@ -72,6 +72,17 @@ CASES = [
     ),
 ]
 
+WITHHELD_LIST = """
+query($ids: [IdNumber!]!) {
+  persons(idNumbers: $ids) {
+    idNumber name maritalStatus annualIncome taxCompliant
+    socialInsurance { contributionMonths employer { name } }
+    spouse { name maritalStatus }
+    enterprises { name status }
+    properties { certificateNo mortgaged owners { share person { name annualIncome } } }
+  }
+}"""
+
 
 async def _apps(
     environ: dict[str, str], tmp_path: Path, audit_url: str | None, stack: AsyncExitStack
@@ -180,3 +191,12 @@ async def test_the_audit_store_down_answers_alike(environ: dict[str, str], tmp_p
         for document in generate(pair[0][0].state.schema._schema, 20, seed=9):
             for headers in (ROLES["clerk"], ROLES["tax"], ROLES["police"]):
                 await compare(pair, document.text, document.variables, headers, audit=False)
+        withheld = 0
+        for query, variables in [*CASES, (WITHHELD_LIST, {"ids": [ZHANG_WEI, LI_NA, "110101199003071234"]})]:
+            for headers in ROLES.values():
+                await compare(pair, query, variables, headers, audit=False)
+                answer = await pair[0][1].post(
+                    "/graphql", json={"query": query, "variables": variables}, headers=headers
+                )
+                withheld += answer.text.count('"AUDIT_UNAVAILABLE"')
+        assert withheld > 20, "protected values of lists, references and roots were withheld"
