@@ -74,8 +74,9 @@ def build_record(
 
 
 class _SortedOnce:
-    """Keys in order, sorted once per distinct set: the departments of one list usually read the same
-    thousand keys, and comparing two sets costs far less than sorting one."""
+    """Keys in order, sorted once per request where it can be: the departments of one list read the same
+    thousand keys, or some of them (a person with no tax record), and comparing two sets, or picking a
+    subset's keys out of a sorted superset, costs far less than sorting again."""
 
     def __init__(self) -> None:
         self._seen: list[tuple[set[Any], tuple[Any, ...]]] = []
@@ -84,6 +85,11 @@ class _SortedOnce:
         for seen, ordered in self._seen:
             if seen == keys:
                 return ordered
+        for seen, ordered in self._seen:
+            if keys <= seen:
+                picked = tuple(key for key in ordered if key in keys)
+                self._seen.append((keys, picked))
+                return picked
         ordered = tuple(sorted(keys))
         self._seen.append((keys, ordered))
         return ordered

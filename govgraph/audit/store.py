@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import itertools
 import logging
 import os
 import re
@@ -704,10 +705,19 @@ def _call_arguments(rows: _ChainedRows) -> list[Any]:
 
 def _entity_rows(position: int, record: AuditRecord) -> list[tuple[int, str, list[str]]]:
     """(position, type, keys) per entity type read, each key once (several providers read the same ones)."""
-    keys: dict[str, dict[str, None]] = {}
+    by_type: dict[str, list[tuple[str, ...]]] = {}
     for entity in record.entities:
-        keys.setdefault(entity.type, {}).update(dict.fromkeys(entity.keys))
-    return [(position, entity_type, list(found)) for entity_type, found in keys.items() if found]
+        by_type.setdefault(entity.type, []).append(entity.keys)
+    rows = []
+    for entity_type, lists in by_type.items():
+        first = lists[0]
+        if all(keys is first or keys == first for keys in lists[1:]):
+            found = list(dict.fromkeys(first))  # the common case: every provider read the same keys
+        else:
+            found = list(dict.fromkeys(itertools.chain.from_iterable(lists)))
+        if found:
+            rows.append((position, entity_type, found))
+    return rows
 
 
 LZ4_COLUMNS: tuple[tuple[str, str], ...] = (
