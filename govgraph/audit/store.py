@@ -44,6 +44,8 @@ from govgraph.audit.records import (
     field_dict,
 )
 from govgraph.audit.tables import (
+    AUDIT_KEYS,
+    AUDIT_KEYS_DDL,
     POSTGRESQL_TABLES,
     SCHEMA_VERSION,
     SQLITE_TABLES,
@@ -52,6 +54,7 @@ from govgraph.audit.tables import (
     audit_records,
     audit_subjects,
     audit_usage,
+    key_token,
 )
 from govgraph.diagnostics import describe
 from govgraph.errors import AuditStoreError, AuditUnavailable
@@ -136,9 +139,7 @@ class AuditStore:
         self._ready = False
         self._lock = asyncio.Lock()
         self._writer: asyncpg.Connection | None = None
-        self._insert_entities = (
-            f"INSERT INTO {audit_entities.name} (position, entity_type, entity_key) VALUES (?, ?, ?)"
-        )
+        self._insert_keys = f"INSERT INTO {AUDIT_KEYS} (tokens, position, entity_type) VALUES (?, ?, ?)"
 
     async def open(self) -> None:
         options: dict[str, Any] = {}
@@ -260,6 +261,9 @@ class AuditStore:
     async def _create(self, connection: Any) -> None:
         tables = POSTGRESQL_TABLES if self._postgres else SQLITE_TABLES
         await connection.run_sync(lambda sync: audit_meta.metadata.create_all(sync, tables=list(tables)))
+        if not self._postgres:
+            await connection.execute(sa.text(AUDIT_KEYS_DDL))
+            await _entities_to_keys(connection)
         await connection.execute(
             sa.text(
                 f"CREATE INDEX IF NOT EXISTS govgraph_audit_records_request_id ON {audit_records.name} (request_id)"
@@ -365,11 +369,12 @@ class AuditStore:
             rows = _chained_rows(records, last)
             await connection.execute(sa.insert(audit_records), rows.records)
             if rows.entities:
-                # Straight to the driver: a request over 1000 persons indexes 1000 keys, and SQLAlchemy's
-                # per-parameter processing would dominate the audit's cost.
                 await connection.exec_driver_sql(
-                    self._insert_entities,
-                    [(position, kind, key) for position, kind, keys in rows.entities for key in keys],
+                    self._insert_keys,
+                    [
+                        (" ".join(key_token(key) for key in keys), position, kind)
+                        for position, kind, keys in rows.entities
+                    ],
                 )
             if rows.usage:
                 await connection.execute(sa.insert(audit_usage), rows.usage)
@@ -487,9 +492,14 @@ class AuditStore:
             if entity_type is not None:
                 statement = statement.where(audit_subjects.c.entity_type == entity_type)
             return statement
-        statement = sa.select(audit_entities.c.position).where(audit_entities.c.entity_key == entity_key)
+        keys = sa.table(AUDIT_KEYS, sa.column("position"), sa.column("entity_type"))
+        statement = (
+            sa.select(sa.cast(keys.c.position, sa.Integer))
+            .select_from(keys)
+            .where(sa.text(f"{AUDIT_KEYS} MATCH :token").bindparams(token=f'"{key_token(entity_key)}"'))
+        )
         if entity_type is not None:
-            statement = statement.where(audit_entities.c.entity_type == entity_type)
+            statement = statement.where(keys.c.entity_type == entity_type)
         return statement
 
     async def usage(
@@ -775,6 +785,34 @@ async def _entities_to_subjects(connection: Any) -> None:
     )
     await connection.execute(sa.text(f"DROP TABLE {audit_entities.name}"))
     logger.warning("audit store: entity index moved to %s (schema 2)", audit_subjects.name)
+
+
+async def _entities_to_keys(connection: Any) -> None:
+    """SQLite's index rows of a store from before ``audit_keys`` moved into it, a row per record and type."""
+    found = await connection.execute(
+        sa.text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :name"),
+        {"name": audit_entities.name},
+    )
+    if found.first() is None:
+        return
+    rows = await connection.execute(
+        sa.select(
+            audit_entities.c.position, audit_entities.c.entity_type, audit_entities.c.entity_key
+        ).order_by(audit_entities.c.position, audit_entities.c.entity_type, sa.literal_column("rowid"))
+    )
+    grouped: dict[tuple[int, str], dict[str, None]] = {}
+    for position, entity_type, key in rows:
+        grouped.setdefault((position, entity_type), {})[key] = None
+    if grouped:
+        await connection.exec_driver_sql(
+            f"INSERT INTO {AUDIT_KEYS} (tokens, position, entity_type) VALUES (?, ?, ?)",
+            [
+                (" ".join(key_token(key) for key in keys), position, entity_type)
+                for (position, entity_type), keys in grouped.items()
+            ],
+        )
+    await connection.execute(sa.text(f"DROP TABLE {audit_entities.name}"))
+    logger.warning("audit store: entity index moved to %s (%d records)", AUDIT_KEYS, len(grouped))
 
 
 def _usage_rows(position: int, record: AuditRecord) -> list[dict[str, Any]]:

@@ -85,5 +85,26 @@ audit_usage = sa.Table(
     sa.Column("entities", sa.Integer, nullable=False),
 )
 
-SQLITE_TABLES = (audit_meta, audit_records, audit_entities, audit_usage)
+SQLITE_TABLES = (audit_meta, audit_records, audit_usage)
+"""Beside them, SQLite's entity index is ``audit_keys`` (a full-text table); stores from before it had
+``audit_entities``, a b-tree row per key, which start-up moves into it."""
+
+AUDIT_KEYS = "govgraph_audit_keys"
+AUDIT_KEYS_DDL = (
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {AUDIT_KEYS} USING fts5("
+    "tokens, position UNINDEXED, entity_type UNINDEXED, tokenize = 'ascii', detail = none)"
+)
+"""SQLite's entity index: a row per record and entity type, its keys as tokens. A b-tree row per key spread
+a record's thousand keys over as many pages of a growing index, each written out at the commit (a
+1000-key commit 7 ms over the first hundred records, 20 ms by the four hundredth); a full-text index
+writes a small segment per commit and merges them as it goes (3.2-4.3 ms over the same 300 records)."""
+
+
+def key_token(key: object) -> str:
+    """A key as one token of the entity index: its UTF-8 in hex, so that no tokenizer splits, folds or
+    reads it (an id number's ``X``, a certificate number's brackets, query syntax) and tokens match keys
+    exactly."""
+    return str(key).encode("utf-8").hex()
+
+
 POSTGRESQL_TABLES = (audit_meta, audit_records, audit_subjects, audit_usage)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -61,6 +62,88 @@ async def test_every_key_of_a_large_request_finds_its_record(store_url: str) -> 
         assert await store.access_log("Person", "110101199999999999", 10) == []
     finally:
         await store.close()
+
+
+ODD_KEYS = (
+    "11010119900307123X",
+    "11010119900307123x",
+    "京(2024)东城区不动产权第0000001号",
+    'quote " and * and NEAR(a b) OR c',
+    "AND",
+    "1101011990030712",
+    "110101199003071234",
+    "key with spaces",
+)
+
+
+async def test_keys_of_any_shape_find_exactly_their_own_records(store_url: str) -> None:
+    """An id number's X and x, a certificate number's brackets and Chinese, what an index's query syntax
+    would read, a key that is the start of another: each finds its records and nobody else's."""
+    store = AuditStore(store_url)
+    await store.open()
+    try:
+        positions = {}
+        for key in ODD_KEYS:
+            [positions[key]] = await store.append([record((key, "110101200001011234"))])
+        for key in ODD_KEYS:
+            found = [stored.position for stored in await store.access_log("Person", key, 10)]
+            assert found == [positions[key]], key
+        assert await store.access_log("Person", "1101011990030712*", 10) == []
+        assert await store.access_log("Person", "11010119900307", 10) == []
+        shared = [stored.position for stored in await store.access_log("Person", "110101200001011234", 20)]
+        assert sorted(shared) == sorted(positions.values())
+    finally:
+        await store.close()
+
+
+async def test_a_sqlite_store_from_before_the_full_text_index_keeps_its_index(tmp_path: Path) -> None:
+    """A store whose index was a b-tree row per key: start-up moves its keys into the full-text index, once,
+    and its records still verify."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/audit.db"
+    store = AuditStore(url)
+    await store.open()
+    [large] = await store.append([record(PERSONS[:500])])
+    [small] = await store.append([record(("11010119900307123X",))])
+    await store.close()
+    with sqlite3.connect(tmp_path / "audit.db") as connection:  # as govgraph left such a store
+        rows = connection.execute("SELECT tokens, position, entity_type FROM govgraph_audit_keys").fetchall()
+        connection.execute("DROP TABLE govgraph_audit_keys")
+        connection.execute(
+            "CREATE TABLE govgraph_audit_entities (position INTEGER NOT NULL, entity_type TEXT NOT NULL, "
+            "entity_key TEXT NOT NULL)"
+        )
+        connection.executemany(
+            "INSERT INTO govgraph_audit_entities VALUES (?, ?, ?)",
+            [
+                (position, entity_type, bytes.fromhex(token).decode())
+                for tokens, position, entity_type in rows
+                for token in tokens.split()
+            ],
+        )
+    for _ in range(2):  # the second start finds nothing left to move
+        store = AuditStore(url)
+        await store.open()
+        try:
+            for key, expected in (
+                (PERSONS[0], [large]),
+                (PERSONS[499], [large]),
+                ("11010119900307123X", [small]),
+            ):
+                assert [stored.position for stored in await store.access_log("Person", key, 10)] == expected
+            assert [
+                s.position for s in await store.query(AuditFilter(entity_key="91110101MA01BXQ80Y"), 10, None)
+            ] == [
+                small,
+                large,
+            ]
+            assert (await store.verify())[1] is None
+        finally:
+            await store.close()
+    with sqlite3.connect(tmp_path / "audit.db") as connection:
+        tables = {
+            name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+    assert "govgraph_audit_entities" not in tables
 
 
 async def test_a_schema_1_postgresql_store_keeps_its_index_when_upgraded(tmp_path: Path) -> None:
