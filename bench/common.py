@@ -146,9 +146,14 @@ async def graphql(
         content=orjson.dumps({"query": query, "variables": variables}),
         headers={**headers, "Content-Type": "application/json"},
     )
-    body = orjson.loads(response.content)
-    if response.status_code != 200 or "errors" in body:
-        raise AssertionError(f"benchmark request failed ({response.status_code}): {response.text[:500]}")
+    return answered(response.status_code, response.content)
+
+
+def answered(status: int, content: bytes) -> Any:
+    """The ``data`` of a GraphQL answer that succeeded; anything else stops the benchmark."""
+    body = orjson.loads(content)
+    if status != 200 or "errors" in body:
+        raise AssertionError(f"benchmark request failed ({status}): {content[:500].decode(errors='replace')}")
     return body["data"]
 
 

@@ -20,7 +20,7 @@ import httpx
 import orjson
 
 from bench.city import City
-from bench.common import LIVE, graphql, serve, side_by_side
+from bench.common import LIVE, answered, graphql, serve, side_by_side
 from bench.load import tree_rss_mb
 from bench.raw_http import RawHttpClient
 from bench.results import Result, ratio
@@ -87,10 +87,8 @@ async def run(city: City, rounds: int = 30) -> list[Result]:
                 )
 
                 async def raw_persons() -> None:
-                    status, body = await raw.send(list_request)
-                    data = orjson.loads(body)
-                    if status != 200 or "errors" in data or len(data["data"]["persons"]) != len(thousand):
-                        raise AssertionError(f"benchmark request failed ({status}): {body[:500]!r}")
+                    data = answered(*await raw.send(list_request))
+                    assert len(data["persons"]) == len(thousand)
 
                 def persons(ids: list[str]):  # type: ignore[no-untyped-def]
                     async def send() -> None:

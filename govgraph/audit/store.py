@@ -46,6 +46,7 @@ from govgraph.audit.records import (
 from govgraph.audit.tables import (
     AUDIT_KEYS,
     AUDIT_KEYS_DDL,
+    AUDIT_KEYS_INSERT,
     POSTGRESQL_TABLES,
     SCHEMA_VERSION,
     SQLITE_TABLES,
@@ -55,6 +56,7 @@ from govgraph.audit.tables import (
     audit_subjects,
     audit_usage,
     key_token,
+    key_tokens,
 )
 from govgraph.diagnostics import describe
 from govgraph.errors import AuditStoreError, AuditUnavailable
@@ -139,7 +141,6 @@ class AuditStore:
         self._ready = False
         self._lock = asyncio.Lock()
         self._writer: asyncpg.Connection | None = None
-        self._insert_keys = f"INSERT INTO {AUDIT_KEYS} (tokens, position, entity_type) VALUES (?, ?, ?)"
 
     async def open(self) -> None:
         options: dict[str, Any] = {}
@@ -370,11 +371,8 @@ class AuditStore:
             await connection.execute(sa.insert(audit_records), rows.records)
             if rows.entities:
                 await connection.exec_driver_sql(
-                    self._insert_keys,
-                    [
-                        (" ".join(key_token(key) for key in keys), position, kind)
-                        for position, kind, keys in rows.entities
-                    ],
+                    AUDIT_KEYS_INSERT,
+                    [(key_tokens(keys), position, kind) for position, kind, keys in rows.entities],
                 )
             if rows.usage:
                 await connection.execute(sa.insert(audit_usage), rows.usage)
@@ -493,10 +491,8 @@ class AuditStore:
                 statement = statement.where(audit_subjects.c.entity_type == entity_type)
             return statement
         keys = sa.table(AUDIT_KEYS, sa.column("position"), sa.column("entity_type"))
-        statement = (
-            sa.select(sa.cast(keys.c.position, sa.Integer))
-            .select_from(keys)
-            .where(sa.text(f"{AUDIT_KEYS} MATCH :token").bindparams(token=f'"{key_token(entity_key)}"'))
+        statement = sa.select(keys.c.position).where(
+            sa.text(f"{AUDIT_KEYS} MATCH :token").bindparams(token=f'"{key_token(entity_key)}"')
         )
         if entity_type is not None:
             statement = statement.where(keys.c.entity_type == entity_type)
@@ -805,11 +801,8 @@ async def _entities_to_keys(connection: Any) -> None:
         grouped.setdefault((position, entity_type), {})[key] = None
     if grouped:
         await connection.exec_driver_sql(
-            f"INSERT INTO {AUDIT_KEYS} (tokens, position, entity_type) VALUES (?, ?, ?)",
-            [
-                (" ".join(key_token(key) for key in keys), position, entity_type)
-                for (position, entity_type), keys in grouped.items()
-            ],
+            AUDIT_KEYS_INSERT,
+            [(key_tokens(keys), position, entity_type) for (position, entity_type), keys in grouped.items()],
         )
     await connection.execute(sa.text(f"DROP TABLE {audit_entities.name}"))
     logger.warning("audit store: entity index moved to %s (%d records)", AUDIT_KEYS, len(grouped))

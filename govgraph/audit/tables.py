@@ -15,6 +15,8 @@ from it in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
@@ -100,11 +102,19 @@ a record's thousand keys over as many pages of a growing index, each written out
 writes a small segment per commit and merges them as it goes (3.2-4.3 ms over the same 300 records)."""
 
 
+AUDIT_KEYS_INSERT = f"INSERT INTO {AUDIT_KEYS} (tokens, position, entity_type) VALUES (?, ?, ?)"
+"""One row of SQLite's entity index: ``(key_tokens(keys), position, entity_type)``."""
+
+
 def key_token(key: object) -> str:
     """A key as one token of the entity index: its UTF-8 in hex, so that no tokenizer splits, folds or
     reads it (an id number's ``X``, a certificate number's brackets, query syntax) and tokens match keys
     exactly."""
     return str(key).encode("utf-8").hex()
+
+
+def key_tokens(keys: Iterable[object]) -> str:
+    return " ".join(key_token(key) for key in keys)
 
 
 POSTGRESQL_TABLES = (audit_meta, audit_records, audit_subjects, audit_usage)
